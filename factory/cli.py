@@ -1,0 +1,53 @@
+"""`factory <command> [positional ...] [key=value ...]`: compose the Hydra config, dispatch, nothing else.
+
+Commands and the module whose `main(cfg, args) -> int` runs them:
+  generate                       factory.pipeline          the Sol-Ver generation pipeline
+  sandbox CASES.jsonl            factory.sandbox.cli       run solutions against tests, print verdicts
+  verify INPUT.jsonl|.parquet    factory.verify.cli        cross-verify your own candidates
+  train sft|dpo                  factory.train.cli         SFT or DPO with Ray Train + TRL
+  iterate                        factory.train.iterate     generate -> verify -> train, N times
+  evaluate                       factory.eval.cli          pass@k, test-output accuracy, false positives, ranking
+  stats RUN_DIR                  factory.report.stats      per-stage and per-shard figures, plots
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import sys
+
+COMMANDS = {
+    "generate": "factory.pipeline",
+    "sandbox": "factory.sandbox.cli",
+    "verify": "factory.verify.cli",
+    "train": "factory.train.cli",
+    "iterate": "factory.train.iterate",
+    "evaluate": "factory.eval.cli",
+    "stats": "factory.report.stats",
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help") or argv[0] not in COMMANDS:
+        print(__doc__, file=sys.stderr)
+        if argv and argv[0] not in ("-h", "--help"):
+            print(f"error: unknown command {argv[0]!r}", file=sys.stderr)
+            return 2
+        return 0 if argv else 2
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from factory.config import ConfigError, load_config
+
+    command, rest = argv[0], argv[1:]
+    args = [a for a in rest if "=" not in a]
+    try:
+        cfg = load_config([a for a in rest if "=" in a])
+        return int(importlib.import_module(COMMANDS[command]).main(cfg, args) or 0)
+    except (ConfigError, FileNotFoundError) as err:
+        # Bad input is the user's to fix: one clear line, no traceback.
+        print(f"factory {command}: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,94 @@
+"""Compose and validate the Hydra config of a run.
+
+`conf/` describes a whole run; `load_config` composes it with `key=value` overrides, then `validate` checks the
+values the code relies on, so a typo fails before any model loads, with the field, the value and the file named.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from hydra import compose, initialize_config_dir
+from hydra.errors import HydraException
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+STAGES = ("problems", "signatures", "dedup", "solutions", "tests", "executions", "verification", "sft", "dpo")
+
+
+class ConfigError(ValueError):
+    """A config value or override is wrong; the message names it."""
+
+
+def conf_dir() -> Path:
+    """conf/ beside the package (editable installs, Ray job working_dir), or $FACTORY_CONF_DIR."""
+    env = os.environ.get("FACTORY_CONF_DIR")
+    path = Path(env) if env else Path(__file__).resolve().parent.parent / "conf"
+    if not (path / "config.yaml").exists():
+        raise ConfigError(f"config.yaml not found in {path}; set FACTORY_CONF_DIR to the project's conf/ folder")
+    return path
+
+
+def _presets(group: str) -> set[str]:
+    return {p.stem for p in (conf_dir() / group).glob("*.yaml")}
+
+
+def _map_model_path(overrides: list[str]) -> list[str]:
+    """`model=/a/folder` (not a preset name) means `model=local model.path=/a/folder`."""
+    out = []
+    for item in overrides:
+        key, _, value = item.partition("=")
+        if key == "model" and value and value not in _presets("model"):
+            out += ["model=local", f"model.path={value}"]
+        else:
+            out.append(item)
+    return out
+
+
+def load_config(overrides: list[str] | None = None) -> DictConfig:
+    overrides = _map_model_path(list(overrides or []))
+    for item in overrides:
+        if "=" not in item:
+            raise ConfigError(f"override {item!r} is not key=value")
+    try:
+        with initialize_config_dir(str(conf_dir()), version_base="1.3"):
+            cfg = compose("config", overrides=overrides)
+    except (HydraException, OmegaConfBaseException) as err:
+        raise ConfigError(f"bad override in {overrides}: {err}") from err
+    validate(cfg)
+    return cfg
+
+
+def _check(ok: bool, field: str, value, expected: str) -> None:
+    if not ok:
+        raise ConfigError(f"{field}={value!r}: expected {expected} (conf/config.yaml or a key=value override)")
+
+
+def _positive_int(cfg, field: str) -> None:
+    value = OmegaConf.select(cfg, field)
+    _check(isinstance(value, int) and not isinstance(value, bool) and value > 0, field, value, "a positive integer")
+
+
+def validate(cfg: DictConfig) -> None:
+    for field in ("num_problems", "shard_size", "generate.num_solutions", "generate.num_inputs",
+                  "generate.num_outputs", "verify.num_tests"):
+        _positive_int(cfg, field)
+    _check(cfg.executor in ("local", "ray"), "executor", cfg.executor, "local or ray")
+    _check(cfg.from_stage is None or cfg.from_stage in STAGES, "from_stage", cfg.from_stage, f"one of {STAGES}")
+    styles = list(cfg.generate.styles)
+    known = {p.stem.removeprefix("problem_") for p in (Path(__file__).parent / "prompts").glob("problem_*.txt")}
+    _check(bool(styles) and set(styles) <= known, "generate.styles", styles, f"a non-empty subset of {sorted(known)}")
+    _check(cfg.verify.rule in ("strict", "relaxed"), "verify.rule", cfg.verify.rule, "strict or relaxed")
+    tau = cfg.verify.tau
+    _check(isinstance(tau, (int, float)) and 0 < tau <= 1, "verify.tau", tau, "a number in (0, 1]")
+    _check(cfg.verify.rejected in ("random", "lowest", "median"), "verify.rejected", cfg.verify.rejected,
+           "random, lowest or median")
+    for role in ("problem", "signature", "solution", "test_inputs", "test_output"):
+        t = cfg.generate[role].temperature
+        _check(isinstance(t, (int, float)) and t >= 0, f"generate.{role}.temperature", t, "a number >= 0")
+
+
+def save_config(cfg: DictConfig, run_dir: Path) -> None:
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))

@@ -1,0 +1,100 @@
+"""The pyarrow schema of every stage's rows: the data contract that users and outside scripts read.
+
+Rows are one per problem from `problems` to `verification`; each stage adds columns to what it read.
+Literals (test inputs, expected outputs, program outputs) are Python source text, parsed with
+`ast.literal_eval` where needed, so any reader can use them without this package.
+"""
+
+import pyarrow as pa
+
+MESSAGES = pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))
+
+REJECTED = pa.schema([
+    ("id", pa.string()),        # problem_id, or problem_id/solution_id for a part of a row
+    ("stage", pa.string()),
+    ("reason", pa.string()),    # e.g. no_code_block, bad_signature, near_duplicate
+    ("detail", pa.string()),    # the offending reply or an explanation, truncated
+])
+
+SEEDS = pa.schema([
+    ("seed_id", pa.string()),
+    ("origin", pa.string()),    # file path (and line) or dataset name the snippet came from
+    ("seed", pa.string()),      # 1-15 lines of code
+])
+
+PROBLEMS = pa.schema(list(SEEDS) + [
+    ("problem_id", pa.string()),
+    ("style", pa.string()),     # mbpp | apps | codecontests
+    ("problem", pa.string()),   # self-contained statement written by the model
+])
+
+SIGNATURES = pa.schema(list(PROBLEMS) + [
+    ("signature", pa.string()),   # starter code: imports, one typed function, docstring
+    ("entry_point", pa.string()),
+    ("params", pa.list_(pa.string())),
+])
+
+DEDUP = SIGNATURES
+
+SOLUTION = pa.struct([
+    ("solution_id", pa.string()),   # f"{problem_id}/s{index}"
+    ("code", pa.string()),          # extracted, ast-valid, defines entry_point
+    ("reply", pa.string()),         # the raw model reply (reasoning as comments)
+])
+
+SOLUTIONS = pa.schema(list(DEDUP) + [("solutions", pa.list_(SOLUTION))])
+
+TESTS = pa.schema(list(SOLUTIONS) + [
+    ("test_inputs", pa.list_(pa.string())),                   # each a literal list of positional args
+    ("input_kinds", pa.list_(pa.string())),                   # general | corner | difficult
+    ("output_samples", pa.list_(pa.list_(pa.string()))),      # K sampled expected outputs per input (literals or unparsed text)
+    ("output_reasoning", pa.list_(pa.list_(pa.string()))),    # the chain of thought of each sample
+    ("expected", pa.list_(pa.string())),                      # majority output per input; null when none parsed
+    ("vote_share", pa.list_(pa.float64())),                   # share of samples agreeing with the majority
+])
+
+VERDICT = pa.struct([
+    ("solution_id", pa.string()),
+    ("test_index", pa.int32()),
+    ("status", pa.string()),      # pass, wrong_answer, runtime_error, timeout, ... (factory/sandbox/verdicts.py)
+    ("detail", pa.string()),
+    ("output", pa.string()),      # the returned value as a canonical literal, null if none
+    ("cpu_ms", pa.float64()),
+])
+
+EXECUTIONS = pa.schema(list(TESTS) + [
+    ("verdicts", pa.list_(VERDICT)),
+    ("pass_rates", pa.list_(pa.float64())),   # per solution, in `solutions` order, over tests with an expected output
+])
+
+IO_TEST = pa.struct([("inputs", pa.string()), ("expected", pa.string())])
+
+# Verification keeps every executions column (problem text, code, reasoning) so sft/dpo can be built from it.
+VERIFICATION = pa.schema(list(EXECUTIONS) + [
+    ("trusted", pa.bool_()),                       # the suite reached agreement under the rule
+    ("rule", pa.string()),                         # e.g. strict, relaxed(tau=0.8,rejected=lowest)
+    ("reason", pa.string()),                       # why it was (not) trusted
+    ("tests", pa.list_(IO_TEST)),                  # the trusted suite after selection
+    ("test_indices", pa.list_(pa.int32())),        # indices into test_inputs of the selected tests
+    ("scores", pa.list_(pa.float64())),            # s(c, T) per solution, aligned with `solutions`
+    ("chosen_solution_ids", pa.list_(pa.string())),
+    ("rejected_solution_ids", pa.list_(pa.string())),
+    ("coverage", pa.float64()),                    # branch coverage of the selected tests on a chosen solution
+    ("soft_judgements", pa.list_(pa.struct([("solution_id", pa.string()), ("correct", pa.bool_()),
+                                             ("reasoning", pa.string())]))),
+])
+
+SFT = pa.schema([
+    ("role", pa.string()),          # solver | verifier
+    ("problem_id", pa.string()),
+    ("prompt", MESSAGES),           # TRL conversational prompt/completion
+    ("completion", MESSAGES),
+])
+
+DPO = pa.schema([
+    ("role", pa.string()),
+    ("problem_id", pa.string()),
+    ("prompt", MESSAGES),           # TRL conversational preference format
+    ("chosen", MESSAGES),
+    ("rejected", MESSAGES),
+])

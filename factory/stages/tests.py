@@ -1,0 +1,54 @@
+"""Test generation, two calls as in the paper: test inputs first, then K sampled expected outputs per input.
+
+Every sample is kept with its chain of thought: the majority becomes the test, the others become rejected tests.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from factory.prompts import chat
+from factory.schema import TESTS
+from factory.stages.base import Dropped
+from factory.stages.llm_stage import LLMStage
+from factory.stages.parse import answer_text, call_text, parse_inputs
+from factory.verify.vote import majority
+
+
+@dataclasses.dataclass
+class Tests(LLMStage):
+    name = "tests"
+    schema = TESTS
+    requires = ("problem_id", "problem", "signature", "entry_point", "params")
+    output_sampling: Any = None   # cfg.generate.test_output (the inputs call uses `sampling`)
+    num_inputs: int = 6
+    num_outputs: int = 4
+
+    def process(self, rows):
+        prompts = [chat("test_inputs", problem=r["problem"], signature=r["signature"], entry_point=r["entry_point"],
+                        num_inputs=self.num_inputs, arity=len(r["params"])) for r in rows]
+        replies = self.ask(prompts, key=rows[0]["problem_id"])
+        todo = []
+        for row, (reply,) in zip(rows, replies):
+            inputs = parse_inputs(reply, len(row["params"]))
+            if isinstance(inputs, str):
+                yield Dropped(row["problem_id"], inputs, reply)
+            else:
+                todo.append((row, inputs[: self.num_inputs]))
+        # One batched call for every (problem, input) pair of the batch: engines batch far better than a loop.
+        out_prompts = [chat("test_output", problem=row["problem"], signature=row["signature"],
+                            call=call_text(row["entry_point"], inp)) for row, inputs in todo for inp, _ in inputs]
+        samples = iter(self.ask(out_prompts, n=self.num_outputs, key=rows[0]["problem_id"] + "/out",
+                                sampling=self.output_sampling))
+        for row, inputs in todo:
+            outs = [next(samples) for _ in inputs]
+            answers = [[answer_text(r) for r in replies] for replies in outs]
+            votes = [majority(a) for a in answers]
+            yield {**row,
+                   "test_inputs": [i for i, _ in inputs],
+                   "input_kinds": [k for _, k in inputs],
+                   "output_samples": answers,
+                   "output_reasoning": outs,
+                   "expected": [v[0] for v in votes],
+                   "vote_share": [v[1] for v in votes]}
