@@ -84,6 +84,10 @@ def validate(cfg: DictConfig) -> None:
     _check(isinstance(tau, (int, float)) and 0 < tau <= 1, "verify.tau", tau, "a number in (0, 1]")
     _check(cfg.verify.rejected in ("random", "lowest", "median"), "verify.rejected", cfg.verify.rejected,
            "random, lowest or median")
+    if cfg.model.source == "local":
+        path = cfg.model.path
+        _check(bool(path) and (Path(str(path)) / "config.json").exists(), "model.path", path,
+               "a Hugging Face model folder with config.json")
     for role in ("problem", "signature", "solution", "test_inputs", "test_output"):
         t = cfg.generate[role].temperature
         _check(isinstance(t, (int, float)) and t >= 0, f"generate.{role}.temperature", t, "a number >= 0")

@@ -27,7 +27,12 @@ def init_ray(cluster_cfg) -> None:
         return
     # Without this, Ray Train's print patch floods logs with `datasets` fingerprinting output.
     os.environ.setdefault("RAY_TRAIN_ENABLE_PRINT_PATCH", "0")
-    kwargs = {"address": cluster_cfg.address} if cluster_cfg.address else {"num_cpus": cluster_cfg.num_cpus}
+    if cluster_cfg.address:
+        kwargs = {"address": cluster_cfg.address}
+    else:
+        # A local "cluster" offers the custom `sandbox` resource the executions stage asks for, one per CPU.
+        cpus = cluster_cfg.num_cpus or os.cpu_count()
+        kwargs = {"num_cpus": cpus, "resources": {"sandbox": float(cpus)}}
     ray.init(log_to_driver=cluster_cfg.log_to_driver, **kwargs)
 
 

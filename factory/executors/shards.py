@@ -2,10 +2,12 @@
 
 Layout of one stage's folder (scripts outside the project read it):
     RUN_DIR/<stage>/shard-00000.parquet            kept rows, the stage's declared schema
-    RUN_DIR/<stage>/rejected/shard-00000.parquet   dropped rows and parts: id, stage, reason, detail
-    RUN_DIR/<stage>/stats/shard-00000.json         rows in/out, dropped by reason, seconds, stage metrics
-    RUN_DIR/<stage>/completions/shard-00000        marker, written last: its existence means the shard is done
+    RUN_DIR/<stage>/_rejected/shard-00000.parquet  dropped rows and parts: id, stage, reason, detail
+    RUN_DIR/<stage>/_stats/shard-00000.json        rows in/out, dropped by reason, seconds, stage metrics
+    RUN_DIR/<stage>/_completions/shard-00000       marker, written last: its existence means the shard is done
     RUN_DIR/<stage>/_SUCCESS                       written when every shard of the stage is done
+
+The `_` prefix keeps bookkeeping out of the data: `pq.read_table(RUN_DIR/<stage>)`, pandas and Ray Data skip it.
 
 The shard is the unit of retry: a worker that dies mid-shard leaves only `*.tmp` files, which the retry
 overwrites; a shard whose marker exists is never recomputed.
@@ -36,7 +38,7 @@ def shard_names(stage_dir: Path) -> list[str]:
 
 
 def is_done(stage_dir: Path, shard: str) -> bool:
-    return (Path(stage_dir) / "completions" / shard).exists()
+    return (Path(stage_dir) / "_completions" / shard).exists()
 
 
 def stage_done(stage_dir: Path) -> bool:
@@ -64,7 +66,7 @@ def write_json(path: Path, obj) -> None:
 
 
 def read_stats(stage_dir: Path) -> list[dict]:
-    return [json.loads(p.read_text()) for p in sorted((Path(stage_dir) / "stats").glob("shard-*.json"))]
+    return [json.loads(p.read_text()) for p in sorted((Path(stage_dir) / "_stats").glob("shard-*.json"))]
 
 
 def write_shard(stage: Stage, out_dir: Path, shard: str, rows: list[dict], dropped: list[Dropped],
@@ -74,7 +76,7 @@ def write_shard(stage: Stage, out_dir: Path, shard: str, rows: list[dict], dropp
     table = pa.Table.from_pylist(rows, schema=stage.schema)
     write_table(out_dir / f"{shard}.parquet", table)
     rejected = pa.Table.from_pylist([d.as_row(stage.name) for d in dropped], schema=REJECTED)
-    write_table(out_dir / "rejected" / f"{shard}.parquet", rejected)
+    write_table(out_dir / "_rejected" / f"{shard}.parquet", rejected)
     metrics = getattr(stage, "shard_metrics", None)
     stats = {
         "stage": stage.name,
@@ -85,8 +87,8 @@ def write_shard(stage: Stage, out_dir: Path, shard: str, rows: list[dict], dropp
         "seconds": round(seconds, 3),
         "metrics": metrics(rows) if metrics else {},
     }
-    write_json(out_dir / "stats" / f"{shard}.json", stats)
-    marker = out_dir / "completions" / shard
+    write_json(out_dir / "_stats" / f"{shard}.json", stats)
+    marker = out_dir / "_completions" / shard
     _atomic_write(marker, lambda tmp: tmp.write_text(str(time.time())))
     return stats
 
@@ -95,7 +97,7 @@ def run_shard(stage: Stage, in_dir: Path | None, out_dir: Path, shard: str) -> d
     """Run `stage` over one input shard and write its output shard. Idempotent: a done shard is skipped."""
     out_dir = Path(out_dir)
     if is_done(out_dir, shard):
-        return {**json.loads((out_dir / "stats" / f"{shard}.json").read_text()), "skipped": True}
+        return {**json.loads((out_dir / "_stats" / f"{shard}.json").read_text()), "skipped": True}
     start = time.perf_counter()
     in_path = Path(in_dir) / f"{shard}.parquet"
     table = pq.read_table(in_path)

@@ -1,0 +1,156 @@
+"""The Sol-Ver generation pipeline: the ordered stages of `factory generate`, run with an executor.
+
+    seeds -> problems -> signatures -> [dedup plan] -> dedup -> solutions -> tests -> executions
+          -> verification -> sft, dpo
+
+Stages between barriers are chained so shards stream through them; the dedup plan is the one global step
+(near-duplicates are found across all shards). Every stage folder is resumable: completed stages and shards are
+skipped on a rerun, and `from_stage=X` deletes X and everything after it first.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from pathlib import Path
+
+from factory.config import STAGES, save_config
+from factory.executors import make_executor
+from factory.executors.shards import (mark_stage_done, read_stats, shard_name, shard_names, stage_done,
+                                      write_shard)
+
+log = logging.getLogger(__name__)
+
+# Where each stage reads from. sft and dpo both read verification.
+INPUTS = {"problems": "seeds", "signatures": "problems", "dedup": "signatures", "solutions": "dedup",
+          "tests": "solutions", "executions": "tests", "verification": "executions", "sft": "verification",
+          "dpo": "verification"}
+
+
+def build_stage(cfg, name: str, run_dir: Path):
+    """The configured stage object for `name` (imports are here so a stage's heavy deps load only when used)."""
+    g = cfg.generate
+    llm = dict(llm=cfg.llm, model=cfg.model, seed=cfg.seed)
+    if name == "problems":
+        from factory.stages.problems import Problems
+        return Problems(sampling=g.problem, styles=tuple(g.styles), **llm)
+    if name == "signatures":
+        from factory.stages.signatures import Signatures
+        return Signatures(sampling=g.signature, **llm)
+    if name == "dedup":
+        from factory.stages.dedup import Dedup
+        return Dedup(dedup=cfg.dedup, plan_path=str(run_dir / "dedup" / "_duplicates.parquet"))
+    if name == "solutions":
+        from factory.stages.solutions import Solutions
+        return Solutions(sampling=g.solution, num_solutions=g.num_solutions, **llm)
+    if name == "tests":
+        from factory.stages.tests import Tests
+        return Tests(sampling=g.test_inputs, output_sampling=g.test_output, num_inputs=g.num_inputs,
+                     num_outputs=g.num_outputs, **llm)
+    if name == "executions":
+        from factory.stages.executions import Executions
+        return Executions(sandbox=cfg.sandbox)
+    if name == "verification":
+        from factory.stages.verification import Verification
+        return Verification(verify=cfg.verify, sandbox=cfg.sandbox, llm=cfg.llm, model=cfg.model)
+    if name == "sft":
+        from factory.stages.pairs import SFTData
+        return SFTData()
+    if name == "dpo":
+        from factory.stages.pairs import DPOData
+        return DPOData()
+    raise ValueError(f"unknown stage {name!r}")
+
+
+def reset_from(run_dir: Path, stage: str) -> None:
+    """Delete `stage` and every later stage's folder: the user asked to recompute them."""
+    for name in STAGES[STAGES.index(stage):]:
+        if (run_dir / name).exists():
+            log.info("from_stage=%s: removing %s", stage, run_dir / name)
+            shutil.rmtree(run_dir / name)
+
+
+def write_seeds(cfg, run_dir: Path) -> None:
+    from factory.stages.seeds import Seeds, collect_seeds
+
+    out = run_dir / "seeds"
+    if stage_done(out):
+        return
+    rows = collect_seeds(cfg.seeds, cfg.num_problems, cfg.seed).to_pylist()
+    names = []
+    for i in range(0, max(len(rows), 1), cfg.shard_size):
+        names.append(shard_name(i // cfg.shard_size))
+        write_shard(Seeds(), out, names[-1], rows[i : i + cfg.shard_size], [], 0, 0.0)
+    mark_stage_done(out, names)
+
+
+def run(cfg, start: str = "problems") -> None:
+    """Run every stage from `start` to the end over the shards found in `start`'s input folder."""
+    run_dir = Path(cfg.run_dir)
+    executor = make_executor(cfg)
+    names = list(STAGES[STAGES.index(start):])
+    segments = [names[: names.index("dedup")], names[names.index("dedup"):]] if "dedup" in names[1:] else [names]
+    for segment in segments:
+        if segment and segment[0] == "dedup" and not stage_done(run_dir / "dedup"):
+            from factory.stages.dedup import plan_dedup
+            files = sorted(str(p) for p in (run_dir / "signatures").glob("shard-*.parquet"))
+            plan_dedup(files, str(run_dir / "dedup" / "_duplicates.parquet"), cfg.dedup, cfg.executor == "ray")
+        todo = [n for n in segment if not stage_done(run_dir / n)]
+        if not todo:
+            continue
+        in_dir = input_dir(cfg, todo[0])
+        shards = shard_names(in_dir)
+        chain = [(build_stage(cfg, n, run_dir), input_dir(cfg, n), run_dir / n) for n in todo]
+        log.info("running %s over %d shards on %s", ", ".join(todo), len(shards), executor.name)
+        executor.run_chain(chain, shards)
+        for n in todo:
+            mark_stage_done(run_dir / n, shards)
+
+
+def input_dir(cfg, stage: str) -> Path:
+    if stage == "solutions" and cfg.problems_from:
+        return Path(cfg.problems_from)
+    return Path(cfg.run_dir) / INPUTS[stage]
+
+
+def summarize(run_dir: Path) -> dict:
+    """Per stage: rows in and out, drops by reason, seconds; written to RUN_DIR/summary.json."""
+    summary = {}
+    for name in ("seeds",) + STAGES:
+        stats = read_stats(run_dir / name)
+        if not stats:
+            continue
+        dropped: dict[str, int] = {}
+        for s in stats:
+            for reason, n in s["dropped"].items():
+                dropped[reason] = dropped.get(reason, 0) + n
+        summary[name] = {"shards": len(stats), "rows_in": sum(s["rows_in"] for s in stats),
+                         "rows_out": sum(s["rows_out"] for s in stats), "dropped": dropped,
+                         "seconds": round(sum(s["seconds"] for s in stats), 2)}
+    (run_dir / "summary.json").write_text(json.dumps(summary, indent=1))
+    return summary
+
+
+def generate(cfg) -> dict:
+    run_dir = Path(cfg.run_dir)
+    save_config(cfg, run_dir)
+    if cfg.from_stage:
+        reset_from(run_dir, cfg.from_stage)
+    if cfg.problems_from:
+        run(cfg, start="solutions")
+    else:
+        write_seeds(cfg, run_dir)
+        run(cfg, start="problems")
+    return summarize(run_dir)
+
+
+def main(cfg, args: list[str]) -> int:
+    if args:
+        raise ValueError(f"factory generate takes no positional arguments, got {args}")
+    summary = generate(cfg)
+    for name, s in summary.items():
+        drops = ", ".join(f"{k}={v}" for k, v in sorted(s["dropped"].items())) or "-"
+        print(f"{name:>13}: {s['rows_in']:>5} in {s['rows_out']:>5} out  {s['seconds']:>8.1f}s  dropped: {drops}")
+    print(f"outputs in {cfg.run_dir}")
+    return 0
