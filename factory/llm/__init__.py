@@ -1,0 +1,54 @@
+"""LLM backends behind one interface (`factory.llm.base.LLM`), chosen by config: `llm=hf|vllm|openai`.
+
+`make_llm` is called in a stage's `setup()`, i.e. inside the worker that will generate: the heavy imports
+(torch, transformers, vLLM) and the model load happen there, never on the driver.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from factory.llm.base import LLM, Messages, Sampling
+from factory.llm.models import resolve_model
+
+__all__ = ["LLM", "Messages", "Sampling", "make_llm", "resolve_model"]
+
+BACKENDS = ("hf", "vllm", "openai")
+
+
+def make_llm(llm_cfg: Any, model_cfg: Any) -> LLM:
+    backend = llm_cfg.get("backend")
+    if backend == "hf":
+        from factory.llm.hf import HFLLM
+
+        return HFLLM(
+            resolve_model(model_cfg), device=llm_cfg.get("device"), dtype=llm_cfg.get("dtype"),
+            torch_threads=llm_cfg.get("torch_threads"), batch_size=llm_cfg.get("batch_size") or 8,
+        )
+    if backend == "vllm":
+        from factory.llm.vllm import VLLM
+
+        return VLLM(
+            resolve_model(model_cfg), tensor_parallel_size=llm_cfg.get("tensor_parallel_size", 1),
+            gpu_memory_utilization=llm_cfg.get("gpu_memory_utilization", 0.9),
+            max_model_len=llm_cfg.get("max_model_len"), dtype=llm_cfg.get("dtype") or "auto",
+        )
+    if backend == "openai":
+        from factory.llm.openai import OpenAIChat
+
+        return OpenAIChat(
+            base_url=llm_cfg.get("base_url"), model=_served_name(llm_cfg, model_cfg),
+            api_key_env=llm_cfg.get("api_key_env"), max_concurrency=llm_cfg.get("max_concurrency", 8),
+            max_retries=llm_cfg.get("max_retries", 5), timeout=llm_cfg.get("timeout", 120),
+        )
+    raise ValueError(f"llm.backend={backend!r} is not one of {', '.join(BACKENDS)}")
+
+
+def _served_name(llm_cfg: Any, model_cfg: Any) -> str:
+    # An endpoint serves a model under a name of its own; a hub preset's path (Qwen/...) is what `vllm serve`
+    # uses by default, so that is the best guess when llm.model is not set.
+    if llm_cfg.get("model"):
+        return str(llm_cfg.get("model"))
+    if model_cfg.get("source") == "hub" and model_cfg.get("path"):
+        return str(model_cfg.get("path"))
+    return str(model_cfg.get("name"))

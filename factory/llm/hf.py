@@ -1,0 +1,115 @@
+"""transformers `generate` as an `LLM`: batched, left-padded, chat template applied, CPU or GPU.
+
+One instance lives in one worker (a Ray Data actor, or the process of the local executor). Assumptions:
+the model folder has a tokenizer with a chat template; `n` samples come from `num_return_sequences`, except
+for greedy decoding (temperature 0), where the n replies would be identical, so one is generated and copied.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+from factory.llm.base import Messages, Sampling
+
+log = logging.getLogger(__name__)
+
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+def worker_cpus() -> int:
+    """The CPUs this worker may use: Ray's assignment inside a Ray task or actor, else the CPU affinity."""
+    if "ray" in sys.modules:  # never import Ray just to ask: the local executor and tests run without it
+        import ray
+
+        if ray.is_initialized():
+            cpus = ray.get_runtime_context().get_assigned_resources().get("CPU")
+            if cpus:
+                return max(1, int(cpus))
+    return max(1, len(os.sched_getaffinity(0)))
+
+
+def pick_device(device: str | None) -> str:
+    return device or ("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def pick_dtype(dtype: str | None, device: str) -> torch.dtype:
+    if dtype is None:
+        return torch.bfloat16 if device.startswith("cuda") else torch.float32
+    if dtype not in DTYPES:
+        raise ValueError(f"llm.dtype={dtype!r} is not one of {', '.join(DTYPES)} (or null)")
+    return DTYPES[dtype]
+
+
+class HFLLM:
+    def __init__(self, model_path: str, *, device: str | None = None, dtype: str | None = None,
+                 torch_threads: int | None = None, batch_size: int = 8):
+        self.device = pick_device(device)
+        if self.device == "cpu":
+            # Measured on 2 cores: two threads on a tiny model ran 10-30x slower than one, so never take more
+            # threads than this worker was given (Ray gives each actor its own share of the machine).
+            torch.set_num_threads(torch_threads or worker_cpus())
+        self.batch_size = max(1, int(batch_size))
+        self.tokenizer = AutoTokenizer.from_pretrained(model_path)
+        self.tokenizer.padding_side = "left"  # decoder-only: new tokens must follow each prompt directly
+        if self.tokenizer.pad_token is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        if not self.tokenizer.chat_template:
+            raise ValueError(f"{model_path}: the tokenizer has no chat template")
+        self.model = AutoModelForCausalLM.from_pretrained(model_path, dtype=pick_dtype(dtype, self.device))
+        self.model.to(self.device).eval()
+
+    def generate(self, prompts: list[Messages], sampling: Sampling) -> list[list[str]]:
+        texts = [self._render(p) for p in prompts]
+        # Sort by length so each batch pads little; results go back to prompt order below.
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        results: list[list[str]] = [[] for _ in prompts]
+        for start in range(0, len(order), self.batch_size):
+            chunk = order[start:start + self.batch_size]
+            seed = None if sampling.seed is None else sampling.seed + start
+            for i, replies in zip(chunk, self._generate_safely([texts[i] for i in chunk], sampling, seed)):
+                results[i] = replies
+        return results
+
+    def _render(self, messages: Messages) -> str | None:
+        try:
+            return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        except Exception as err:  # a malformed prompt fails alone, with empty replies
+            log.warning("chat template failed for one prompt: %s", err)
+            return None
+
+    def _generate_safely(self, texts: list[str | None], sampling: Sampling, seed: int | None) -> list[list[str]]:
+        empty = [""] * sampling.n
+        good = [t for t in texts if t is not None]
+        try:
+            replies = iter(self._generate_batch(good, sampling, seed) if good else [])
+            return [next(replies) if t is not None else empty for t in texts]
+        except Exception as err:  # out of memory, a prompt longer than the model's context, ...
+            if len(good) <= 1:
+                log.warning("generation failed for one prompt (%d chars): %r", len(good[0]) if good else 0, err)
+                return [empty for _ in texts]
+            # Halve the batch rather than lose it: one bad prompt must not cost its neighbours their replies.
+            if self.device.startswith("cuda"):
+                torch.cuda.empty_cache()
+            half = len(texts) // 2
+            return (self._generate_safely(texts[:half], sampling, seed)
+                    + self._generate_safely(texts[half:], sampling, None if seed is None else seed + half))
+
+    @torch.inference_mode()
+    def _generate_batch(self, texts: list[str], sampling: Sampling, seed: int | None) -> list[list[str]]:
+        if seed is not None:
+            torch.manual_seed(seed)
+        batch = self.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(self.device)
+        greedy = sampling.temperature <= 0
+        copies = 1 if greedy else sampling.n
+        kwargs = dict(do_sample=False) if greedy else dict(
+            do_sample=True, temperature=sampling.temperature, top_p=sampling.top_p, top_k=0)
+        out = self.model.generate(
+            **batch, max_new_tokens=sampling.max_tokens, num_return_sequences=copies,
+            pad_token_id=self.tokenizer.pad_token_id, **kwargs)
+        new = self.tokenizer.batch_decode(out[:, batch["input_ids"].shape[1]:], skip_special_tokens=True)
+        return [new[i * copies:(i + 1) * copies] * (sampling.n // copies) for i in range(len(texts))]
