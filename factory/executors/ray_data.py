@@ -72,10 +72,17 @@ class RayExecutor:
         init_ray(cluster_cfg)
 
     def run_chain(self, chain: list[tuple[Stage, Path | None, Path]], shards: list[str]) -> list[dict]:
-        import ray
-
         if not shards:
             return []
+        if self.cluster_cfg.stream_stages:
+            return self._run(chain, shards)
+        # One Ray Data pass per stage: every actor pool of a chain needs its CPUs or GPUs at once, which a small
+        # machine cannot give (two LLM stages on one GPU would each hold a model copy).
+        return [s for link in chain for s in self._run([link], shards)]
+
+    def _run(self, chain, shards):
+        import ray
+
         ds = ray.data.from_items([{"shard": s} for s in shards], override_num_blocks=len(shards))
         for stage, in_dir, out_dir in chain:
             res = dict(stage.resources())
