@@ -42,6 +42,9 @@ DUPLICATES = pa.schema([
     ("kept", pa.string()),         # the kept problem_id, or the benchmark task_id (e.g. HumanEval/0)
 ])
 _EDGE_COLUMNS = ("a", "b", "kind", "jaccard")
+# Rows per signature batch: the (shingles x num_perm) matrix of 1024 problems is a few MB, and the per-batch
+# setup (permutation table) is amortised.
+_BATCH = 1024
 
 
 def benchmark_problems(names) -> list[dict]:
@@ -72,11 +75,11 @@ class _Params:
     num_perm: int
     bands: int
     shingle: int
-    seed: int
+    seed: int = 1  # fixed: any seed works, but the Ray and local paths (and reruns) must share one
 
     @classmethod
     def from_cfg(cls, cfg) -> "_Params":
-        p = cls(float(cfg.threshold), int(cfg.num_perm), int(cfg.bands), int(cfg.shingle), int(cfg.seed))
+        p = cls(float(cfg.threshold), int(cfg.num_perm), int(cfg.bands), int(cfg.shingle))
         if not 0 < p.threshold <= 1:
             raise ValueError(f"dedup.threshold={p.threshold!r}: expected a number in (0, 1]")
         if p.bands < 1 or p.num_perm % p.bands:
@@ -99,28 +102,38 @@ def _edges_group(group: dict, threshold: float) -> dict:
             "kind": np.array(edges["kind"], dtype=object), "jaccard": np.array(edges["jaccard"], dtype=np.float64)}
 
 
+def _keys_files(batch: dict, params: _Params) -> dict:
+    """Key rows of whole shard files. Read with pyarrow, not ray.data.read_parquet: the latter needs aiohttp
+    whenever fsspec is installed (it is, through `datasets`), and a shard file is already the unit of work."""
+    parts = [_keys_batch(pq.read_table(str(path), columns=["problem_id", "problem"]).to_pydict(), params)
+             for path in batch["path"]]
+    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+
+
 def _edges_local(in_files: list[str], bench: list[dict], params: _Params) -> dict:
     """The same functions with no Ray: key rows of every file, then one bucketing pass in this process."""
     parts = [_keys_batch({"problem_id": [r["problem_id"] for r in bench], "problem": [r["problem"] for r in bench]},
                          params)]
-    for path in in_files:
-        table = pq.read_table(path, columns=["problem_id", "problem"])
-        parts.append(_keys_batch(table.to_pydict(), params))
+    parts += [_keys_files({"path": [path]}, params) for path in in_files]
     merged = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
     return _edges_group(merged, params.threshold)
 
 
-def _edges_ray(in_files: list[str], bench: list[dict], params: _Params, batch_size: int) -> dict:
+def _edges_ray(in_files: list[str], bench: list[dict], params: _Params) -> dict:
     import ray
 
     if not ray.is_initialized():
         ray.init()
-    parts = [ray.data.read_parquet(in_files, columns=["problem_id", "problem"])] if in_files else []
-    parts += [ray.data.from_items(bench)] if bench else []
+    parts = []
+    if in_files:
+        files = ray.data.from_items([{"path": p} for p in in_files], override_num_blocks=len(in_files))
+        parts.append(files.map_batches(_keys_files, fn_kwargs={"params": params}, batch_size=1))
+    if bench:
+        parts.append(ray.data.from_items(bench).map_batches(_keys_batch, fn_kwargs={"params": params},
+                                                            batch_size=_BATCH, batch_format="numpy"))
     if not parts:
         return {name: [] for name in _EDGE_COLUMNS}
-    ds = parts[0].union(*parts[1:]) if len(parts) > 1 else parts[0]
-    keys = ds.map_batches(_keys_batch, fn_kwargs={"params": params}, batch_size=batch_size, batch_format="numpy")
+    keys = parts[0].union(*parts[1:]) if len(parts) > 1 else parts[0]
     edges = keys.groupby("key").map_groups(_edges_group, fn_kwargs={"threshold": params.threshold},
                                            batch_format="numpy")
     # Only the edges come back to the driver: a few per duplicate, nothing per unique row.
@@ -155,7 +168,7 @@ def plan_dedup(in_files: list[str], out_path: str, cfg, use_ray: bool) -> dict:
         if meta.get("fingerprint") == fingerprint:
             return {**meta["counts"], "skipped": True}
     bench = benchmark_problems(bench_names)
-    edges = (_edges_ray(in_files, bench, params, int(cfg.batch_size)) if use_ray
+    edges = (_edges_ray(in_files, bench, params) if use_ray
              else _edges_local(in_files, bench, params))
     plan = minhash.resolve(edges["a"], edges["b"], edges["kind"])
     counts = {"dropped": dict(Counter(reason for reason, _ in plan.values())), "edges": len(edges["a"]),
@@ -182,7 +195,7 @@ def read_plan(path) -> dict[str, tuple[str, str]]:
 class Dedup(Stage):
     """Per-shard filter: drop the rows named in the plan, with its reason and the kept id as detail."""
 
-    cfg: Any
+    dedup: Any  # the `dedup:` config node; the plan already holds every decision, kept for the record
     plan_path: str
     name = "dedup"
     schema = DEDUP
