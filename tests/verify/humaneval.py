@@ -75,14 +75,19 @@ def wrong_value(literal: str) -> str:
     return repr([value])
 
 
-def tests_row(task_id: str, variants: list[str | None], flip: frozenset = frozenset(), k: int = 4) -> dict:
+def tests_row(task_id: str, variants: list[str | None], flip=(), k: int = 4, pid: str | None = None,
+              keep=None) -> dict:
     """A TESTS-schema row: the given solution variants (None = canonical) and K samples per input whose
-    majority is the true output, except for inputs in `flip`, where a wrong value wins the vote."""
+    majority is the true output, except for inputs in `flip`, where a wrong value wins the vote.
+    `keep` limits the row to those test indices (after flipping)."""
     from factory.verify.vote import majority
 
     p = problems()[task_id]
-    pid = task_id.replace("/", "_")
+    pid = pid or task_id.replace("/", "_")
     tests = io_tests(task_id)
+    if keep is not None:
+        tests = [t for i, t in enumerate(tests) if i in keep]
+        flip = [keep.index(i) for i in flip if i in keep]
     samples, reasoning = [], []
     for i, (inputs, expected) in enumerate(tests):
         wrong = wrong_value(expected)

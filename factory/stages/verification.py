@@ -1,0 +1,215 @@
+"""Cross-verification: executions -> trusted suites, scores, chosen and rejected solutions (paper 3.1-3.2, 4.4).
+
+Per problem: the suite T is every test input whose vote produced an expected output; solutions are scored on T
+and the rule (strict or relaxed, factory/verify/rules.py) decides. For a trusted problem, the best chosen
+solution is re-run on the tests it passes with coverage on, and coverage-greedy selection keeps k diverse
+tests; a suite a constant function would pass is untrusted. With `verify.ensemble`, chosen solutions must also
+pass the trusted suites of earlier iterations. Every row is kept, trusted or not, with the reason: the share of
+trusted problems is the "agreement" the paper reports (45% in iteration 1).
+
+Sandbox runs (coverage, ensemble) and LLM calls (soft verification) are batched over the whole batch of rows.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+
+from factory.schema import VERIFICATION
+from factory.stages.base import Stage
+from factory.verify import pairs, rules, select, soft
+
+HISTOGRAM = ((0.0, "0"), (0.25, "(0,0.25]"), (0.5, "(0.25,0.5]"), (0.75, "(0.5,0.75]"), (0.999999, "(0.75,1)"))
+
+
+def load_earlier_suites(folders) -> dict[str, list[dict]]:
+    """problem_id -> trusted tests, from earlier iterations' verification folders (suites concatenated)."""
+    suites: dict[str, list[dict]] = {}
+    for folder in folders or []:
+        files = sorted(Path(folder).glob("shard-*.parquet"))
+        if not files:
+            raise FileNotFoundError(f"verify.ensemble: no shard-*.parquet in {folder}")
+        for path in files:
+            for r in pq.read_table(path, columns=["problem_id", "trusted", "tests"]).to_pylist():
+                if r["trusted"] and r["tests"]:
+                    suites.setdefault(r["problem_id"], []).extend(r["tests"])
+    return suites
+
+
+@dataclasses.dataclass
+class Verification(Stage):
+    name = "verification"
+    schema = VERIFICATION
+    requires = ("problem_id", "problem", "signature", "entry_point", "solutions", "test_inputs",
+                "output_samples", "expected", "verdicts")
+    verify: Any = None    # cfg.verify
+    sandbox: Any = None   # cfg.sandbox: coverage runs and ensemble checks
+    llm: Any = None       # cfg.llm and cfg.model: only for soft verification
+    model: Any = None
+
+    def __post_init__(self):
+        v = self.verify
+        rules.check_rule(v.rule, float(v.tau), v.rejected)
+        if not 0 < float(v.max_same_output) <= 1:
+            raise ValueError(f"verify.max_same_output={v.max_same_output!r}: expected a number in (0, 1]")
+
+    def _soft_on(self) -> bool:
+        return bool(self.verify.soft.enabled)
+
+    def _sandbox_on(self) -> bool:
+        return bool(self.verify.coverage or list(self.verify.get("ensemble") or []))
+
+    def resources(self) -> dict[str, Any]:
+        res: dict[str, Any] = {"num_cpus": 1}
+        if self._sandbox_on():
+            res[self.sandbox.get("ray_resource") or "sandbox"] = 1
+        if self._soft_on():
+            res["num_gpus"] = self.llm.get("num_gpus", 0)
+        return res
+
+    def setup(self) -> None:
+        self._box = self._engine = None
+        self._earlier = load_earlier_suites(list(self.verify.get("ensemble") or []))
+        if self._sandbox_on():
+            from factory.sandbox import make_sandbox
+            self._box = make_sandbox(self.sandbox)
+        if self._soft_on():
+            from factory.llm import make_llm
+            self._engine = make_llm(self.llm, self.model)
+
+    def teardown(self) -> None:
+        if getattr(self, "_box", None) is not None:
+            self._box.close()
+            self._box = None
+
+    def process(self, rows):
+        if not hasattr(self, "_earlier"):
+            raise RuntimeError("Verification.setup() was not called")
+        states = [self._decide(r) for r in rows]
+        if self._earlier:
+            self._ensemble(states)
+        self._select(states)
+        if self._engine is not None:
+            self._soft(states)
+        for out, _ in states:
+            yield out
+
+    def _decide(self, row: dict) -> tuple[dict, list[int]]:
+        v = self.verify
+        suite = [i for i, e in enumerate(row["expected"]) if e is not None]
+        ids = [s["solution_id"] for s in row["solutions"]]
+        scores = rules.scores_for(ids, row["verdicts"], suite)
+        d = rules.decide(ids, scores, rule=v.rule, tau=float(v.tau), rejected=v.rejected, n_tests=len(suite),
+                         key=row["problem_id"])
+        out = {**row, "trusted": d.trusted, "rule": d.rule, "reason": d.reason, "tests": [], "test_indices": [],
+               "scores": scores, "chosen_solution_ids": d.chosen, "rejected_solution_ids": d.rejected,
+               "coverage": None, "soft_judgements": []}
+        return out, suite
+
+    def _ensemble(self, states) -> None:
+        """Iteration ensemble: a chosen solution that fails an earlier trusted suite is demoted to rejected."""
+        from factory.sandbox import Case, IOTest
+
+        jobs = [(out, s) for out, _ in states if out["trusted"] and out["problem_id"] in self._earlier
+                for s in out["solutions"] if s["solution_id"] in out["chosen_solution_ids"]]
+        cases = [Case(id=s["solution_id"], solution=s["code"], entry_point=out["entry_point"],
+                      tests=[IOTest(t["inputs"], t["expected"]) for t in self._earlier[out["problem_id"]]])
+                 for out, s in jobs]
+        for (out, s), verdicts in zip(jobs, self._box.run(cases) if cases else []):
+            if all(v.status == "pass" for v in verdicts):
+                continue
+            out["chosen_solution_ids"] = [c for c in out["chosen_solution_ids"] if c != s["solution_id"]]
+            out["rejected_solution_ids"] = out["rejected_solution_ids"] + [s["solution_id"]]
+            if not out["chosen_solution_ids"]:
+                out["trusted"], out["reason"] = False, "fails_earlier_suite"
+
+    def _select(self, states) -> None:
+        from factory.sandbox import Case, IOTest
+
+        v = self.verify
+        jobs = []
+        for out, suite in states:
+            if not out["trusted"]:
+                continue
+            ref = max(out["chosen_solution_ids"], key=lambda c: out["scores"][self._pos(out, c)])
+            passed = rules.passed_tests(x for x in out["verdicts"] if x["solution_id"] == ref).get(ref, set())
+            candidates = [i for i in suite if i in passed]
+            jobs.append((out, ref, candidates))
+        branches = [{} for _ in jobs]
+        if v.coverage and jobs:
+            cases = [Case(id=ref, solution=self._code(out, ref), entry_point=out["entry_point"],
+                          tests=[IOTest(out["test_inputs"][i], out["expected"][i]) for i in cand])
+                     for out, ref, cand in jobs]
+            for b, (_, _, cand), verdicts in zip(branches, jobs, self._box.run(cases, coverage=True)):
+                b.update({i: set(x.branches or ()) for i, x in zip(cand, verdicts)})
+        for (out, _, cand), b in zip(jobs, branches):
+            expected = {i: out["expected"][i] for i in cand}
+            chosen = select.greedy_coverage(cand, b, expected, int(v.num_tests), float(v.max_same_output))
+            if v.drop_constant and select.constant_function_passes([expected[i] for i in chosen]):
+                out["trusted"], out["reason"] = False, "constant_function_suite"
+                continue
+            out["test_indices"] = chosen
+            out["tests"] = [{"inputs": out["test_inputs"][i], "expected": out["expected"][i]} for i in chosen]
+            out["coverage"] = select.coverage_fraction(chosen, b) if v.coverage else None
+
+    def _soft(self, states) -> None:
+        from factory.llm import Sampling
+
+        cfg = self.verify.soft
+        jobs = []
+        for out, suite in states:
+            if not suite:
+                continue
+            ids = [s["solution_id"] for s in out["solutions"]]
+            band = set(soft.in_band(ids, out["scores"], float(cfg.low), float(cfg.high)))
+            jobs += [(out, s, suite) for s in out["solutions"] if s["solution_id"] in band]
+        if not jobs:
+            return
+        replies = self._engine.generate([soft.prompt(out, s, suite) for out, s, suite in jobs],
+                                        Sampling(n=1, temperature=0.0, max_tokens=int(cfg.max_tokens)))
+        for (out, s, _), (reply, *_) in zip(jobs, replies):
+            out["soft_judgements"] = out["soft_judgements"] + [
+                {"solution_id": s["solution_id"], "correct": soft.parse_judgement(reply), "reasoning": reply}]
+
+    @staticmethod
+    def _pos(out: dict, solution_id: str) -> int:
+        return next(i for i, s in enumerate(out["solutions"]) if s["solution_id"] == solution_id)
+
+    @staticmethod
+    def _code(out: dict, solution_id: str) -> str:
+        return out["solutions"][Verification._pos(out, solution_id)]["code"]
+
+    def shard_metrics(self, rows_out: list[dict]) -> dict:
+        return verification_metrics(rows_out)
+
+
+def _bucket(score: float) -> str:
+    return next((label for top, label in HISTOGRAM if score <= top), "1")
+
+
+def _error_type(v: dict) -> str:
+    if v["status"] == "runtime_error" and v["detail"]:
+        return "runtime_error:" + v["detail"].split(":", 1)[0].strip()[:40]
+    return v["status"]
+
+
+def verification_metrics(rows: list[dict]) -> dict:
+    """Agreement, pass-rate histogram, error types and pairs per role for one shard."""
+    trusted = sum(1 for r in rows if r["trusted"])
+    pair_counts: Counter = Counter()
+    for r in rows:
+        pair_counts.update(f"sft_{p['role']}" for p in pairs.sft_rows(r))
+        pair_counts.update(f"dpo_{p['role']}" for p in pairs.dpo_rows(r))
+    return {
+        "problems": len(rows),
+        "trusted": trusted,
+        "agreement": round(trusted / len(rows), 4) if rows else 0.0,
+        "untrusted_reasons": dict(Counter(r["reason"] for r in rows if not r["trusted"])),
+        "pass_rate_histogram": dict(Counter(_bucket(s) for r in rows for s in r["scores"])),
+        "error_types": dict(Counter(_error_type(v) for r in rows for v in r["verdicts"] if v["status"] != "pass")),
+        "pairs": dict(pair_counts),
+    }

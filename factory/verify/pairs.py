@@ -1,0 +1,117 @@
+"""SFT and DPO rows for both roles from one verification row (TRL conversational formats, no conversion).
+
+  solver    prompt: the `solution` template (the exact prompt the solutions stage sampled with)
+            SFT completion: each distinct chosen solution's reply; DPO: chosen reply vs rejected reply.
+  verifier  prompt: the `test_output` template for one selected test input (the tests stage's prompt)
+            SFT completion: a sampled reply whose answer agrees with the trusted output (its chain of thought
+            kept); DPO: that reply vs each reply whose answer disagrees (a rejected test).
+Only trusted rows give data. Candidates made elsewhere may lack replies: a bare code block or an
+`Output: <literal>` line stands in, the same format the pipeline's parsers read.
+"""
+
+from __future__ import annotations
+
+from itertools import cycle
+
+from factory.prompts import chat
+from factory.sandbox.verdicts import outputs_equal
+from factory.stages.parse import answer_text, call_text
+
+
+def assistant(text: str) -> list[dict[str, str]]:
+    return [{"role": "assistant", "content": text}]
+
+
+def solver_prompt(row: dict) -> list[dict[str, str]]:
+    return chat("solution", problem=row["problem"], signature=row["signature"], entry_point=row["entry_point"])
+
+
+def verifier_prompt(row: dict, test_index: int) -> list[dict[str, str]]:
+    call = call_text(row["entry_point"], row["test_inputs"][test_index])
+    return chat("test_output", problem=row["problem"], signature=row["signature"], call=call)
+
+
+def solution_text(solution: dict) -> str:
+    return (solution.get("reply") or "").strip() or f"```python\n{solution['code'].strip()}\n```"
+
+
+def sample_text(row: dict, test_index: int, sample_index: int) -> str:
+    """The whole sampled reply when it carries its `Output:` line, else one built from the bare answer."""
+    answer = row["output_samples"][test_index][sample_index]
+    reasoning = _at(row.get("output_reasoning"), test_index, sample_index)
+    if reasoning and answer_text(reasoning):
+        return reasoning.strip()
+    return f"{reasoning.strip()}\nOutput: {answer}".strip()
+
+
+def _at(nested, i: int, j: int) -> str:
+    try:
+        return nested[i][j] or ""
+    except (IndexError, TypeError):
+        return ""
+
+
+def agrees(sample: str | None, expected: str) -> bool:
+    """Same check the sandbox applies to a solution's output; an unparseable sample never agrees."""
+    if not sample:
+        return False
+    try:
+        return outputs_equal(sample, expected)
+    except Exception:   # a malformed literal is a wrong answer, not an error of the run
+        return False
+
+
+def split_samples(row: dict, test_index: int) -> tuple[list[int], list[int]]:
+    """Indices of the samples agreeing and disagreeing with the trusted output of one test."""
+    expected = row["expected"][test_index]
+    good, bad = [], []
+    for j, sample in enumerate(row["output_samples"][test_index]):
+        (good if agrees(sample, expected) else bad).append(j)
+    return good, bad
+
+
+def _solutions(row: dict, ids: list[str]) -> list[dict]:
+    by_id = {s["solution_id"]: s for s in row["solutions"]}
+    return [by_id[i] for i in ids if i in by_id]
+
+
+def _distinct(texts):
+    seen = set()
+    return [t for t in texts if not (t in seen or seen.add(t))]
+
+
+def sft_rows(row: dict) -> list[dict]:
+    if not row.get("trusted"):
+        return []
+    pid, out = row["problem_id"], []
+    prompt = solver_prompt(row)
+    for text in _distinct(solution_text(s) for s in _solutions(row, row["chosen_solution_ids"])):
+        out.append({"role": "solver", "problem_id": pid, "prompt": prompt, "completion": assistant(text)})
+    for i in row["test_indices"]:
+        good, _ = split_samples(row, i)
+        if good:
+            out.append({"role": "verifier", "problem_id": pid, "prompt": verifier_prompt(row, i),
+                        "completion": assistant(sample_text(row, i, good[0]))})
+    return out
+
+
+def dpo_rows(row: dict) -> list[dict]:
+    """One pair per rejected solution and per disagreeing sample, each against a chosen one (cycled)."""
+    if not row.get("trusted"):
+        return []
+    pid, out = row["problem_id"], []
+    chosen = _distinct(solution_text(s) for s in _solutions(row, row["chosen_solution_ids"]))
+    rejected = _distinct(solution_text(s) for s in _solutions(row, row["rejected_solution_ids"]))
+    prompt = solver_prompt(row)
+    for good, bad in zip(cycle(chosen), [r for r in rejected if r not in chosen]) if chosen else ():
+        out.append({"role": "solver", "problem_id": pid, "prompt": prompt,
+                    "chosen": assistant(good), "rejected": assistant(bad)})
+    for i in row["test_indices"]:
+        good_ids, bad_ids = split_samples(row, i)
+        goods = _distinct(sample_text(row, i, j) for j in good_ids)
+        bads = [b for b in _distinct(sample_text(row, i, j) for j in bad_ids) if b not in goods]
+        if goods:
+            for good, bad in zip(cycle(goods), bads):
+                out.append({"role": "verifier", "problem_id": pid, "prompt": verifier_prompt(row, i),
+                            "chosen": assistant(good), "rejected": assistant(bad)})
+    return out
