@@ -66,7 +66,7 @@ class HFLLM:
     def generate(self, prompts: list[Messages], sampling: Sampling) -> list[list[str]]:
         texts = [self._render(p) for p in prompts]
         # Sort by length so each batch pads little; results go back to prompt order below.
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i] or ""))
         results: list[list[str]] = [[] for _ in prompts]
         for start in range(0, len(order), self.batch_size):
             chunk = order[start:start + self.batch_size]
