@@ -128,8 +128,6 @@ class Verification(Stage):
                 out["trusted"], out["reason"] = False, "fails_earlier_suite"
 
     def _select(self, states) -> None:
-        from factory.sandbox import Case, IOTest
-
         v = self.verify
         jobs = []
         for out, suite in states:
@@ -141,6 +139,8 @@ class Verification(Stage):
             jobs.append((out, ref, candidates))
         branches = [{} for _ in jobs]
         if v.coverage and jobs:
+            from factory.sandbox import Case, IOTest
+
             cases = [Case(id=ref, solution=self._code(out, ref), entry_point=out["entry_point"],
                           tests=[IOTest(out["test_inputs"][i], out["expected"][i]) for i in cand])
                      for out, ref, cand in jobs]

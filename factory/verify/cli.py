@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 import hashlib
 import json
+import sys
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -151,7 +152,12 @@ def main(cfg, args: list[str]) -> int:
             cfg.verify.rule = "relaxed"
         print(f"verify.tau={cfg.verify.tau} verify.rejected={cfg.verify.rejected}: using verify.rule=relaxed")
     run_dir = Path(cfg.run_dir)
-    n = write_inputs(Path(args[0]), run_dir, int(cfg.shard_size))
+    try:
+        n = write_inputs(Path(args[0]), run_dir, int(cfg.shard_size))
+    except InputError as err:
+        # The user's file is theirs to fix: one clear line, no traceback (as factory.cli does for config errors).
+        print(f"factory verify: error: {err}", file=sys.stderr)
+        return 2
     print(f"{args[0]}: {n} problems" if n >= 0 else f"{run_dir / 'tests'}: resuming")
     save_config(cfg, run_dir)
     pipeline.run(cfg, start="executions")
