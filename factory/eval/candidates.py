@@ -14,6 +14,7 @@ test rejects right and wrong code alike, and counting it would make a confused v
 from __future__ import annotations
 
 import dataclasses
+import math
 from statistics import mean
 
 from factory.eval.benchmarks import Problem
@@ -55,7 +56,8 @@ def reference(cands: list[Candidate]) -> Candidate | None:
 
 
 def _rate(values: list[float], count: int | None = None) -> dict:
-    return {"value": mean(values) if values else 0.0, "count": len(values) if count is None else count}
+    # No samples: undefined (null in the JSON, n/a in the table), not a misleading 0.
+    return {"value": float(mean(values)) if values else math.nan, "count": len(values) if count is None else count}
 
 
 def verifier_metrics(generated: dict[str, list[tuple[str, str]]], candidates: dict[str, list[Candidate]]) -> dict:

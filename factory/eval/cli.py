@@ -63,9 +63,11 @@ def evaluate(cfg: DictConfig) -> int:
             problems = [p for p in problems if p.task_id in attempted]
             _mutants(sandbox, problems, ev.mutants, metrics)
         else:
-            metrics = evaluate_model(cfg, ev, problems, sandbox, out_dir)
+            from factory.llm import make_llm
+
+            metrics = evaluate_model(cfg, ev, problems, sandbox, out_dir, make_llm(cfg.llm, cfg.model))
     report = {"benchmark": cfg.benchmark, "model": None if samples else cfg.model.name, "samples": samples,
-              "problems": len(problems), "metrics": metrics}
+              "problems": len(problems), "metrics": {k: _plain(m) for k, m in metrics.items()}}
     _write_text(out_dir / f"{cfg.benchmark}.json", json.dumps(report, indent=2) + "\n")
     table = markdown(report)
     _write_text(out_dir / f"{cfg.benchmark}.md", table)
@@ -74,11 +76,10 @@ def evaluate(cfg: DictConfig) -> int:
     return 0
 
 
-def evaluate_model(cfg, ev, problems: list[Problem], sandbox, out_dir: Path) -> dict:
-    from factory.llm import make_llm
+def evaluate_model(cfg, ev, problems: list[Problem], sandbox, out_dir: Path, llm) -> dict:
+    """Every metric that needs a model: code generation, then the same model as verifier."""
     from factory.llm.base import Sampling
 
-    llm = make_llm(cfg.llm, cfg.model)
     by_id = {p.task_id: p for p in problems}
     greedy = codegen.generate(llm, problems, Sampling(1, 0.0, 1.0, ev.max_tokens, cfg.seed), ev.batch_size)
     greedy_pass = codegen.judge(sandbox, problems, greedy)
@@ -127,14 +128,23 @@ def _mutants(sandbox, problems: list[Problem], per_problem: int, metrics: dict) 
     return {tid: list(zip(sets[tid], killed[tid])) for tid in sets}
 
 
+def _plain(metric: dict) -> dict:
+    """Floats for rates (a mean of bools is an int), None for undefined ones: NaN is not valid JSON."""
+    value = metric["value"]
+    if isinstance(value, float) and math.isnan(value):
+        value = None
+    elif not isinstance(value, int) or isinstance(value, bool):
+        value = float(value)
+    return {"value": value, "count": int(metric["count"])}
+
+
 def markdown(report: dict) -> str:
     who = report["model"] or report["samples"]
     lines = [f"## {report['benchmark']}: {who} ({report['problems']} problems)", "",
              "| metric | value | n |", "|---|---:|---:|"]
     for name, m in report["metrics"].items():
         value = m["value"]
-        text = "n/a" if isinstance(value, float) and math.isnan(value) else (
-            f"{value:.4f}" if isinstance(value, float) else str(value))
+        text = "n/a" if value is None else (f"{value:.4f}" if isinstance(value, float) else str(value))
         lines.append(f"| {name} | {text} | {m['count']} |")
     return "\n".join(lines) + "\n"
 
@@ -150,7 +160,8 @@ def log_wandb(cfg, report: dict) -> None:
         run = wandb.init(project=cfg.wandb.project, dir=str(Path(cfg.run_dir).resolve()), mode=mode,
                          job_type="eval", name=f"eval-{report['benchmark']}", config={
                              k: report[k] for k in ("benchmark", "model", "samples", "problems")})
-        values = {f"eval/{report['benchmark']}/{k}": m["value"] for k, m in report["metrics"].items()}
+        values = {f"eval/{report['benchmark']}/{k}": m["value"] for k, m in report["metrics"].items()
+                  if m["value"] is not None}
         run.log(values)
         run.summary.update(values)
         table = wandb.Table(columns=["metric", "value", "count"],

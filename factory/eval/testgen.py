@@ -12,6 +12,7 @@ LiveCodeBench's own test-output-prediction scenario is function-call based too. 
 from __future__ import annotations
 
 import ast
+import math
 
 from factory.eval.benchmarks import Problem
 from factory.llm.base import Sampling
@@ -72,7 +73,7 @@ def output_accuracy(llm, problems: list[Problem], max_per_problem: int, max_toke
     predicted = predict_outputs(llm, [(p, inputs) for p, (inputs, _) in items], 1, 0.0, max_tokens, seed)
     correct = [_same_literal(pred, gold) for pred, (_, (_, gold)) in zip(predicted, items)]
     return {
-        "output_accuracy": {"value": sum(correct) / len(correct) if correct else 0.0, "count": len(correct)},
+        "output_accuracy": {"value": sum(correct) / len(correct) if correct else math.nan, "count": len(correct)},
         "output_accuracy_problems": {"value": len({p.task_id for p, _ in items}), "count": len(problems)},
     }
 
