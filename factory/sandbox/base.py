@@ -1,0 +1,233 @@
+"""What both executors share: warm worker processes spoken to over pipes, the case queue, retries, verdicts.
+
+An executor (local.py, docker.py) only says how to start worker number `slot` (`_worker_argv`) and what the
+child's limits are. Each worker serves one case at a time; a thread per worker keeps them all busy. A worker
+that dies, answers late or answers with the wrong nonce is replaced and the case retried: that is what
+`sandbox_error` means, and it is never reported until the retries are spent.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import secrets
+import select
+import subprocess
+import tempfile
+import threading
+import time
+
+from factory.sandbox.harness import parse_literal, split_frames, write_frame
+from factory.sandbox.verdicts import Verdict, outputs_equal
+
+log = logging.getLogger(__name__)
+
+
+class SandboxUnavailable(RuntimeError):
+    """The isolation the config asks for cannot be set up here (the message says what is missing)."""
+
+
+class WorkerLost(Exception):
+    pass
+
+
+class WorkerProcess:
+    """One warm harness worker: a subprocess started with exec (never a fork of this threaded process)."""
+
+    def __init__(self, argv: list[str], env: dict, limits: dict, start_timeout: float = 60.0):
+        self.stderr = tempfile.TemporaryFile()
+        self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.stderr,
+                                     env=env, close_fds=True)
+        self.buf, self.runs = b"", 0
+        try:
+            write_frame(self.proc.stdin.fileno(), limits)
+            ready = self._read(time.monotonic() + start_timeout)
+        except (WorkerLost, OSError) as exc:
+            self.close()
+            raise WorkerLost(f"worker did not start: {exc}; stderr: {self.stderr_tail()}") from None
+        if ready.get("status") != "ready":
+            self.close()
+            raise WorkerLost(f"worker did not start: {ready}")
+
+    def request(self, case: dict, timeout: float) -> list[dict]:
+        nonce = secrets.token_hex(16)  # a reply that does not echo it did not come from this worker's answer
+        try:
+            write_frame(self.proc.stdin.fileno(), {"nonce": nonce, "case": case})
+        except OSError as exc:
+            raise WorkerLost(f"worker gone: {exc}") from None
+        reply = self._read(time.monotonic() + timeout)
+        if reply.get("nonce") != nonce or len(reply.get("verdicts", ())) != len(case.get("tests") or [None]):
+            raise WorkerLost("worker answered out of protocol")
+        self.runs += 1
+        return reply["verdicts"]
+
+    def _read(self, deadline: float) -> dict:
+        fd = self.proc.stdout.fileno()
+        while True:
+            frames, self.buf = split_frames(self.buf)
+            if frames:
+                return frames[0]
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise WorkerLost("worker did not answer in time")
+            if select.select([fd], [], [], left)[0]:
+                chunk = os.read(fd, 1 << 20)
+                if not chunk:
+                    raise WorkerLost(f"worker exited ({self.proc.poll()}); stderr: {self.stderr_tail()}")
+                self.buf += chunk
+
+    def stderr_tail(self) -> str:
+        self.stderr.seek(0, os.SEEK_END)
+        self.stderr.seek(max(0, self.stderr.tell() - 800))
+        return self.stderr.read().decode(errors="replace")
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+        for pipe in (self.proc.stdin, self.proc.stdout):
+            try:
+                pipe.close()
+            except OSError:
+                pass
+        self.stderr.close()
+
+
+class Sandbox:
+    """Runs cases on `workers` warm workers. Subclasses implement `_start(slot)` and may extend `close()`."""
+
+    def __init__(self, cfg):
+        self.cfg = cfg
+        self.timeout = float(cfg.get("timeout", 5))
+        self.wall_factor = float(cfg.get("wall_factor", 5))
+        self.retries = int(cfg.get("retries", 3))
+        self.recycle_after = int(cfg.get("recycle_after", 1000))
+        self.num_workers = int(cfg.get("workers") or os.cpu_count() or 1)
+        if self.timeout <= 0:
+            raise ValueError(f"sandbox.timeout must be > 0 CPU seconds, got {self.timeout}")
+        self._workers: list[WorkerProcess | None] = [None] * self.num_workers
+        self._lock = threading.Lock()
+
+    def limits(self, **extra) -> dict:
+        cfg = self.cfg
+        return {"timeout": self.timeout, "wall_factor": self.wall_factor,
+                "memory_mb": int(cfg.get("memory_mb", 512)), "output_cap": int(cfg.get("output_limit_kb", 1024)) * 1024,
+                "processes": int(cfg.get("max_processes", 32)), "open_files": int(cfg.get("max_open_files", 64)),
+                "file_mb": int(cfg.get("max_file_mb", 16)), **extra}
+
+    def _start(self, slot: int) -> WorkerProcess:
+        raise NotImplementedError
+
+    # -- running cases ------------------------------------------------------------------------------------------
+    def run(self, cases: list, coverage: bool = False) -> list[list[Verdict]]:
+        """One Verdict per I/O test in order, or exactly one for assert_tests. Never raises for bad user code."""
+        results: list = [None] * len(cases)
+        todo: queue.Queue = queue.Queue()
+        for index in range(len(cases)):
+            todo.put(index)
+
+        def serve(slot: int) -> None:
+            while True:
+                try:
+                    index = todo.get_nowait()
+                except queue.Empty:
+                    return
+                results[index] = self._run_case(slot, cases[index], coverage)
+
+        threads = [threading.Thread(target=serve, args=(slot,), daemon=True)
+                   for slot in range(min(self.num_workers, len(cases)))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        return results
+
+    def _run_case(self, slot: int, case, coverage: bool) -> list[Verdict]:
+        verdicts, payload = _prepare(case, coverage)
+        if payload is None:
+            return verdicts
+        budget = len(payload.get("tests") or [None]) * (self.timeout * self.wall_factor + 2) + 20
+        lost, detail = 0, ""
+        for _ in range(self.retries + 1):
+            try:
+                raw = self._worker(slot).request(payload, budget)
+            except WorkerLost as exc:
+                self._drop(slot)
+                lost, detail = lost + 1, str(exc)
+                continue
+            if self._workers[slot].runs >= self.recycle_after:
+                self._drop(slot)
+            if any(r["status"] == "sandbox_error" for r in raw):
+                self._drop(slot)  # recycle after any infrastructure error, then retry the case
+                detail = next(r.get("detail", "") for r in raw if r["status"] == "sandbox_error")
+                continue
+            return _merge(verdicts, raw, case)
+        # The worker died during this very case on every attempt: the code killed it (Docker: same uid).
+        status = "runtime_error" if lost == self.retries + 1 and "did not start" not in detail else "sandbox_error"
+        if status == "runtime_error":
+            detail = f"the solution killed its sandbox worker ({detail[:200]})"
+        return _merge(verdicts, [{"status": status, "detail": detail}] * sum(v is None for v in verdicts), case)
+
+    def _worker(self, slot: int) -> WorkerProcess:
+        if self._workers[slot] is None:
+            self._workers[slot] = self._start(slot)
+        return self._workers[slot]
+
+    def _drop(self, slot: int) -> None:
+        worker, self._workers[slot] = self._workers[slot], None
+        if worker is not None:
+            worker.close()
+
+    def close(self) -> None:
+        for slot in range(self.num_workers):
+            self._drop(slot)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def _prepare(case, coverage: bool) -> tuple[list, dict | None]:
+    """Check what the host can check (inputs are literal lists, an entry point exists) before sending a case."""
+    if case.assert_tests is not None:
+        return [None], {"solution": case.solution, "entry_point": case.entry_point, "assert_tests": case.assert_tests}
+    verdicts, tests = [], []
+    for test in case.tests:
+        try:
+            ok = isinstance(parse_literal(test.inputs), (list, tuple))
+        except (ValueError, RecursionError):
+            ok = False
+        if not case.entry_point:
+            verdicts.append(Verdict("missing_entry_point", "the case names no entry_point"))
+        elif not ok:
+            verdicts.append(Verdict("runtime_error", "invalid_test_inputs: not a literal list of arguments"))
+        else:
+            verdicts.append(None)
+            tests.append(test.inputs)
+    if not tests:
+        return verdicts, None
+    return verdicts, {"solution": case.solution, "entry_point": case.entry_point, "tests": tests, "coverage": coverage}
+
+
+def _merge(verdicts: list, raw: list[dict], case) -> list[Verdict]:
+    out, replies = [], iter(raw)
+    for index, verdict in enumerate(verdicts):
+        if verdict is None:
+            verdict = _verdict(next(replies), case.tests[index].expected if case.assert_tests is None else None)
+        out.append(verdict)
+    return out
+
+
+def _verdict(reply: dict, expected: str | None) -> Verdict:
+    status, cpu = reply["status"], float(reply.get("cpu_ms", 0.0))
+    if status == "returned":
+        output = reply["output"]
+        status = "pass" if outputs_equal(output, expected) else "wrong_answer"
+        return Verdict(status, "" if status == "pass" else f"returned {output[:200]}", output, cpu, reply.get("branches"))
+    if status not in ("pass", "wrong_answer", "runtime_error", "timeout", "memory_limit", "output_limit",
+                      "syntax_error", "missing_entry_point", "unserializable_output", "sandbox_error"):
+        status = "runtime_error"
+    return Verdict(status, str(reply.get("detail", ""))[:1000], None, cpu)

@@ -1,0 +1,306 @@
+"""The warm worker and the container reaper (inside the sandbox). Standard library only.
+
+The worker is trusted: it never runs a solution, only forks children that do, and judges them from outside
+(CPU time from /proc, wall clock, output bytes, exit status). After every execution it kills every other
+process in its PID namespace, so `setsid` grandchildren and daemons die with the run.
+"""
+
+from __future__ import annotations
+
+import builtins
+import ctypes
+import errno
+import importlib
+import os
+import select
+import shutil
+import signal
+import sys
+import time
+
+from harness import parse_literal, read_frame, split_frames, to_literal, write_frame
+
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+class Failed(Exception):
+    """The child ended the run with a verdict (timeout, memory_limit, ...) while the worker waited on it."""
+
+    def __init__(self, reply: dict):
+        super().__init__(reply.get("detail", ""))
+        self.reply = reply
+
+
+class Child:
+    """One forked child: pipes for the job, the replies and its stdout/stderr, and a pidfd to see it exit."""
+
+    def __init__(self, cfg: dict, child_main):
+        self.cfg, self.out_bytes, self.buf, self.started, self.cpu_ms = cfg, 0, b"", None, 0.0
+        job_r, self.job_w = os.pipe()
+        self.res_r, res_w = os.pipe()
+        self.out_r, out_w = os.pipe()
+        self.pid = _fork()
+        if self.pid == 0:
+            try:
+                os.close(self.job_w), os.close(self.res_r), os.close(self.out_r)
+                child_main(job_r, res_w, out_w, cfg)
+            finally:
+                os._exit(120)
+        for fd in (job_r, res_w, out_w):
+            os.close(fd)
+        for fd in (self.res_r, self.out_r):
+            os.set_blocking(fd, False)
+        self.pidfd = os.pidfd_open(self.pid)
+
+    def send(self, obj) -> None:
+        if self.started is None:
+            self.started = time.monotonic()
+        write_frame(self.job_w, obj)
+
+    def cpu_seconds(self) -> float:
+        try:
+            with open(f"/proc/{self.pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / TICK
+        except (OSError, IndexError, ValueError):
+            return 0.0
+
+    def reply(self) -> dict:
+        """Wait for the next reply frame, or raise Failed with the verdict that ended the run."""
+        timeout, cap = self.cfg["timeout"], self.cfg["output_cap"]
+        deadline = self.started + timeout * self.cfg["wall_factor"] + 2.0
+        while True:
+            frames, self.buf = split_frames(self.buf)
+            if frames:
+                return frames[0] if len(frames) == 1 else {"status": "runtime_error", "detail": "wrote to the harness channel"}
+            ready, _, _ = select.select([self.res_r, self.out_r, self.pidfd], [], [], 0.02)
+            if self.res_r in ready:
+                self.buf += _drain(self.res_r)
+                continue
+            if self.out_r in ready:
+                self.out_bytes += len(_drain(self.out_r))
+                if self.out_bytes > cap:
+                    raise Failed({"status": "output_limit", "detail": f"printed more than {cap} bytes"})
+            if self.pidfd in ready:
+                self.buf += _drain(self.res_r)
+                if split_frames(self.buf)[0]:
+                    continue
+                raise Failed(self._exit_verdict())
+            if self.cpu_seconds() > timeout:
+                raise Failed({"status": "timeout", "detail": f"more than {timeout:g} s of CPU time"})
+            if time.monotonic() > deadline:
+                raise Failed({"status": "timeout", "detail": "wall-clock backstop (sleeping or blocked)"})
+
+    def _exit_verdict(self) -> dict:
+        _, status, usage = os.wait4(self.pid, 0)
+        self.pid, self.cpu_ms = None, (usage.ru_utime + usage.ru_stime) * 1000
+        if os.WIFSIGNALED(status):
+            sig = os.WTERMSIG(status)
+            if sig == signal.SIGXCPU:
+                return {"status": "timeout", "detail": "CPU time limit"}
+            return {"status": "runtime_error", "detail": f"killed by {signal.Signals(sig).name}"}
+        code = os.WEXITSTATUS(status)
+        if code == 120:
+            return {"status": "sandbox_error", "detail": "the child could not set up its confinement"}
+        return {"status": "runtime_error", "detail": f"exited with code {code} before answering"}
+
+    def finish(self) -> float:
+        """Kill the child, reap it, return its CPU milliseconds."""
+        cpu = self.cpu_ms
+        if self.pid is not None:
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            _, _, usage = os.wait4(self.pid, 0)
+            cpu = (usage.ru_utime + usage.ru_stime) * 1000
+            self.pid = None
+        for fd in (self.job_w, self.res_r, self.out_r, self.pidfd):
+            os.close(fd)
+        return cpu
+
+
+def _drain(fd: int) -> bytes:
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(fd, 65536)
+        except BlockingIOError:
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _fork() -> int:
+    # Killed fork bombs keep their PIDs charged for a second or two: wait rather than fail the next run.
+    for attempt in range(40):
+        try:
+            return os.fork()
+        except BlockingIOError:
+            time.sleep(0.1)
+    return os.fork()
+
+
+def kill_others(cfg: dict) -> None:
+    """Kill every process in this PID namespace except PID 1 and the worker (only in a private namespace)."""
+    if not cfg["private_pids"]:
+        return
+    keep = {1, os.getpid()}
+    for _ in range(200):
+        alive = []
+        for name in os.listdir("/proc"):
+            if name.isdigit() and int(name) not in keep:
+                try:
+                    with open(f"/proc/{name}/stat") as f:
+                        if f.read().rsplit(")", 1)[1].split()[0] == "Z":
+                            continue
+                    os.kill(int(name), signal.SIGKILL)
+                    alive.append(name)
+                except (OSError, IndexError):
+                    pass
+        if not alive:
+            return
+        time.sleep(0.005)
+
+
+def clean_workdir(cfg: dict) -> None:
+    for entry in os.scandir(cfg["workdir"]):
+        if entry.is_dir(follow_symlinks=False):
+            shutil.rmtree(entry.path, ignore_errors=True)
+        else:
+            try:
+                os.unlink(entry.path)
+            except OSError:
+                pass
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Assertion tests: the test code runs here, every call of a solution function is a round trip to the child.
+
+class _Proxy:
+    def __init__(self, child: Child, name: str):
+        self.child, self.name = child, name
+
+    def __call__(self, *args, **kwargs):
+        try:
+            call = {"name": self.name, "args": to_literal(list(args)), "kwargs": to_literal(kwargs)}
+        except Exception as exc:  # the test passed something that is not plain data
+            raise TypeError(f"argument of {self.name} is not plain data: {exc}") from None
+        self.child.send(call)
+        reply = self.child.reply()
+        if reply["status"] == "returned":
+            return parse_literal(reply["output"])
+        if reply["status"] == "raised":
+            kind = getattr(builtins, reply["type"], None)
+            if isinstance(kind, type) and issubclass(kind, Exception):
+                raise kind(reply["detail"])
+            raise RuntimeError(reply["detail"])
+        raise Failed(reply)
+
+
+def _namespace(child: Child, names: dict) -> dict:
+    namespace = {"__name__": "__check__"}
+    for name, kind in names.items():
+        if kind == "call":
+            namespace[name] = _Proxy(child, name)
+        elif kind.startswith("module:") and kind[7:] in sys.stdlib_module_names:
+            namespace[name] = importlib.import_module(kind[7:])
+        elif kind.startswith("value:"):
+            namespace[name] = parse_literal(kind[6:])
+    return namespace
+
+
+def run_check(child: Child, case: dict) -> dict:
+    entry = case.get("entry_point")
+    child.send({"mode": "serve", "solution": case["solution"], "entry_point": entry,
+                "output_cap": child.cfg["output_cap"]})
+    try:
+        ready = child.reply()
+        if ready["status"] != "ready":
+            return ready
+        namespace = _namespace(child, ready["names"])
+        exec(compile(case["assert_tests"], "<tests>", "exec"), namespace)
+        if "check" in namespace and entry:
+            namespace["check"](namespace[entry])
+    except Failed as failed:
+        return failed.reply
+    except AssertionError as exc:
+        return {"status": "wrong_answer", "detail": _where(exc)}
+    except Exception as exc:
+        return {"status": "runtime_error", "detail": f"{type(exc).__name__}: {str(exc)[:500]}"}
+    return {"status": "pass"}
+
+
+def _where(exc: AssertionError) -> str:
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    line = tb.tb_lineno if tb is not None else "?"
+    return f"AssertionError at test line {line}" + (f": {exc}" if str(exc) else "")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+
+def run_one(child: Child, case: dict, inputs: str | None) -> dict:
+    try:
+        if inputs is None:
+            reply = run_check(child, case)
+        else:
+            child.send({"mode": "io", "solution": case["solution"], "entry_point": case["entry_point"],
+                        "inputs": inputs, "coverage": case.get("coverage", False),
+                        "output_cap": child.cfg["output_cap"]})
+            reply = child.reply()
+    except Failed as failed:
+        reply = failed.reply
+    except OSError as exc:  # the child closed its job pipe early (it exited): judge it by its exit
+        reply = {"status": "runtime_error", "detail": f"child closed its channel: {exc}"}
+        if exc.errno == errno.EPIPE and child.pid is not None:
+            try:
+                reply = child._exit_verdict()
+            except ChildProcessError:
+                pass
+    reply["cpu_ms"] = child.finish()
+    return reply
+
+
+def worker_main(child_main) -> None:
+    ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE=0: a child cannot read our memory or fds via /proc
+    signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+    cfg = read_frame(0)
+    os.makedirs(cfg["workdir"], exist_ok=True)
+    write_frame(1, {"status": "ready", "pid": os.getpid()})
+    spare = None
+    while True:
+        spare = spare or Child(cfg, child_main)  # forked while idle, before the next request (and its nonce)
+        request = read_frame(0)
+        if request is None:
+            break
+        case, verdicts = request["case"], []
+        for inputs in case.get("tests") or [None]:
+            child, spare = spare or Child(cfg, child_main), None
+            verdicts.append(run_one(child, case, inputs))
+            kill_others(cfg)
+            clean_workdir(cfg)
+        write_frame(1, {"nonce": request["nonce"], "verdicts": verdicts})
+    if spare:
+        spare.finish()
+
+
+def reaper_main() -> None:
+    """PID 1 of a container: reap orphans; exit once no worker has run for `idle` seconds (argv[2])."""
+    idle = float(sys.argv[2]) if len(sys.argv) > 2 else 120.0
+    signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
+    last_busy = time.monotonic()
+    while True:
+        try:
+            while os.waitpid(-1, os.WNOHANG)[0] > 0:
+                pass
+        except ChildProcessError:
+            pass
+        if any(n.isdigit() and n != "1" for n in os.listdir("/proc")):
+            last_busy = time.monotonic()
+        elif time.monotonic() - last_busy > idle:
+            os._exit(0)
+        time.sleep(0.2)

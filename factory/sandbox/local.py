@@ -1,0 +1,117 @@
+"""The local executor: warm harness workers inside bubblewrap, no Docker needed.
+
+Each worker runs in its own bwrap: new PID, network, IPC and UTS namespaces (no network at all), a root file
+system holding only /usr, the interpreter's prefix and the harness (read-only) plus a private writable /tmp, an
+empty environment (bwrap itself starts with none, so /proc/1/environ is empty too), stdin from /dev/null.
+As root, each worker's children drop to a uid of their own, so they cannot signal or trace the worker and
+RLIMIT_NPROC binds them; a pids cgroup per worker (v1 or v2, where writable) caps the whole tree as well.
+
+`allow_unsafe: true` with no bubblewrap runs the harness with no isolation at all (limits only) and warns.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+from factory.sandbox.base import Sandbox, SandboxUnavailable, WorkerLost, WorkerProcess
+
+log = logging.getLogger(__name__)
+HARNESS_DIR = Path(__file__).resolve().parent
+INSIDE = "/sandbox/harness"
+
+
+class LocalSandbox(Sandbox):
+    def __init__(self, cfg):
+        super().__init__(cfg)
+        self.python = cfg.get("python") or os.path.realpath(sys.executable)
+        self.bwrap = shutil.which("bwrap")
+        self.root = os.geteuid() == 0
+        self.cgroups: dict[int, Path] = {}
+        if self.bwrap is None:
+            if not cfg.get("allow_unsafe", False):
+                raise SandboxUnavailable("bubblewrap (bwrap) not found: `apt-get install bubblewrap`, use "
+                                         "sandbox=docker, or opt out of isolation with sandbox.allow_unsafe=true")
+            log.warning("sandbox.allow_unsafe=true and no bubblewrap: solutions run WITHOUT isolation "
+                        "(no namespaces, host file system and network visible); only resource limits apply")
+            self.unsafe_dir = tempfile.mkdtemp(prefix="factory-sandbox-")
+        try:
+            self._workers[0] = self._start(0)  # fail now, with bwrap's own message, if isolation cannot work
+        except WorkerLost as exc:
+            self.close()
+            raise SandboxUnavailable(f"the local sandbox could not start a worker: {exc}") from None
+
+    def _start(self, slot: int) -> WorkerProcess:
+        if self.bwrap is None:
+            argv = [self.python, "-I", "-B", str(HARNESS_DIR / "harness.py"), "worker"]
+            return WorkerProcess(argv, {}, self.limits(uid=None, workdir=self.unsafe_dir, private_pids=False))
+        uid = random.randrange(100_000, 160_000) if self.root else None
+        argv = self._bwrap_argv() + [self.python, "-I", "-B", f"{INSIDE}/harness.py", "worker"]
+        procs = self._cgroup(slot)
+        if procs is not None:  # join the cgroup before bwrap exists, so every process it starts is counted
+            argv = ["/bin/sh", "-c", 'echo $$ > "$1" && shift && exec "$@"', "sh", str(procs)] + argv
+        return WorkerProcess(argv, {}, self.limits(uid=uid, workdir="/tmp", private_pids=True))
+
+    def _bwrap_argv(self) -> list[str]:
+        tmp_mb = int(self.cfg.get("tmp_mb", 64))
+        argv = [self.bwrap, "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts",
+                "--unshare-cgroup-try", "--die-with-parent", "--new-session", "--clearenv",
+                "--setenv", "PATH", "/usr/bin:/bin", "--setenv", "HOME", "/tmp", "--setenv", "LANG", "C.UTF-8"]
+        for top in ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64"):
+            if os.path.islink(top):
+                argv += ["--symlink", os.readlink(top), top]
+            elif os.path.isdir(top):
+                argv += ["--ro-bind", top, top]
+        for name in ("ld.so.cache", "ld.so.conf", "localtime", "passwd", "group", "nsswitch.conf"):
+            argv += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
+        for prefix in {os.path.realpath(sys.base_prefix), os.path.realpath(sys.prefix),
+                       str(Path(self.python).resolve().parent.parent)}:
+            if not prefix.startswith("/usr"):
+                argv += ["--ro-bind", prefix, prefix]
+        argv += ["--ro-bind", str(HARNESS_DIR), INSIDE, "--proc", "/proc", "--dev", "/dev",
+                 "--perms", "1777", "--size", str(tmp_mb * 1024 * 1024), "--tmpfs", "/tmp", "--chdir", "/tmp"]
+        if self.root:  # the worker keeps only what it needs to give each child a uid of its own
+            argv += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
+        else:
+            argv += ["--unshare-user"]
+        return argv
+
+    def _cgroup(self, slot: int) -> Path | None:
+        """A pids cgroup for worker `slot` (v1 or v2); None where the hierarchy is not writable."""
+        if not self.root:
+            return None
+        name = f"factory-sandbox/{os.getpid()}-{id(self) % 100000}-{slot}"
+        limit = str(int(self.cfg.get("max_processes", 32)) + 8)
+        for base, enable in ((Path("/sys/fs/cgroup/pids"), None), (Path("/sys/fs/cgroup"), "+pids")):
+            if not (base / "cgroup.procs").exists() or (enable and not (base / "cgroup.subtree_control").exists()):
+                continue
+            try:
+                if enable:
+                    (base / "cgroup.subtree_control").write_text(enable)
+                    (base / "factory-sandbox").mkdir(exist_ok=True)
+                    (base / "factory-sandbox" / "cgroup.subtree_control").write_text(enable)
+                path = base / name
+                path.mkdir(parents=True, exist_ok=True)
+                (path / "pids.max").write_text(limit)
+                self.cgroups[slot] = path
+                return path / "cgroup.procs"
+            except OSError as exc:
+                log.debug("no pids cgroup under %s: %s", base, exc)
+        log.warning("no writable pids cgroup: the process limit rests on RLIMIT_NPROC with a uid per worker")
+        return None
+
+    def close(self) -> None:
+        super().close()
+        for path in self.cgroups.values():
+            try:
+                path.rmdir()
+            except OSError:
+                pass
+        self.cgroups.clear()
+        if getattr(self, "unsafe_dir", None):
+            shutil.rmtree(self.unsafe_dir, ignore_errors=True)
