@@ -1,0 +1,26 @@
+"""Inside a Ray actor the hf backend takes as many torch threads as Ray gave the actor CPUs, not the machine's."""
+
+def test_threads_follow_the_actor_cpus(ray_local, tiny_path):
+    ray = ray_local
+
+    @ray.remote(num_cpus=1)
+    class Worker:
+        def __init__(self, path):
+            from factory.llm import make_llm
+
+            self.llm = make_llm({"backend": "hf", "batch_size": 2, "device": "cpu"},
+                                {"source": "local", "path": path})
+
+        def run(self):
+            import torch
+
+            from factory.llm.base import Sampling
+
+            replies = self.llm.generate([[{"role": "user", "content": "hi"}]] * 3, Sampling(n=2, max_tokens=4))
+            return torch.get_num_threads(), [len(r) for r in replies]
+
+    worker = Worker.remote(tiny_path)
+    threads, counts = ray.get(worker.run.remote(), timeout=240)
+    assert threads == 1
+    assert counts == [2, 2, 2]
+    ray.kill(worker)
