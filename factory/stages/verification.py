@@ -15,15 +15,22 @@ from __future__ import annotations
 import dataclasses
 from collections import Counter
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pyarrow.parquet as pq
+from omegaconf import DictConfig, OmegaConf
 
 from factory.schema import VERIFICATION
 from factory.stages.base import Stage
 from factory.verify import pairs, rules, select, soft
 
 HISTOGRAM = ((0.0, "0"), (0.25, "(0,0.25]"), (0.5, "(0.25,0.5]"), (0.75, "(0.5,0.75]"), (0.999999, "(0.75,1)"))
+
+
+def _plain(cfg) -> SimpleNamespace:
+    data = OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else dict(cfg)
+    return SimpleNamespace(**{k: SimpleNamespace(**v) if isinstance(v, dict) else v for k, v in data.items()})
 
 
 def load_earlier_suites(folders) -> dict[str, list[dict]]:
@@ -52,16 +59,18 @@ class Verification(Stage):
     model: Any = None
 
     def __post_init__(self):
-        v = self.verify
+        # A plain copy of cfg.verify: OmegaConf attribute access costs ~0.1 ms, paid per row otherwise.
+        self.opts = _plain(self.verify)
+        v = self.opts
         rules.check_rule(v.rule, float(v.tau), v.rejected)
         if not 0 < float(v.max_same_output) <= 1:
             raise ValueError(f"verify.max_same_output={v.max_same_output!r}: expected a number in (0, 1]")
 
     def _soft_on(self) -> bool:
-        return bool(self.verify.soft.enabled)
+        return bool(self.opts.soft.enabled)
 
     def _sandbox_on(self) -> bool:
-        return bool(self.verify.coverage or list(self.verify.get("ensemble") or []))
+        return bool(self.opts.coverage or list(self.opts.ensemble or []))
 
     def resources(self) -> dict[str, Any]:
         res: dict[str, Any] = {"num_cpus": 1}
@@ -73,7 +82,7 @@ class Verification(Stage):
 
     def setup(self) -> None:
         self._box = self._engine = None
-        self._earlier = load_earlier_suites(list(self.verify.get("ensemble") or []))
+        self._earlier = load_earlier_suites(list(self.opts.ensemble or []))
         if self._sandbox_on():
             from factory.sandbox import make_sandbox
             self._box = make_sandbox(self.sandbox)
@@ -99,7 +108,7 @@ class Verification(Stage):
             yield out
 
     def _decide(self, row: dict) -> tuple[dict, list[int]]:
-        v = self.verify
+        v = self.opts
         suite = [i for i, e in enumerate(row["expected"]) if e is not None]
         ids = [s["solution_id"] for s in row["solutions"]]
         scores = rules.scores_for(ids, row["verdicts"], suite)
@@ -128,7 +137,7 @@ class Verification(Stage):
                 out["trusted"], out["reason"] = False, "fails_earlier_suite"
 
     def _select(self, states) -> None:
-        v = self.verify
+        v = self.opts
         jobs = []
         for out, suite in states:
             if not out["trusted"]:
@@ -159,7 +168,7 @@ class Verification(Stage):
     def _soft(self, states) -> None:
         from factory.llm import Sampling
 
-        cfg = self.verify.soft
+        cfg = self.opts.soft
         jobs = []
         for out, suite in states:
             if not suite:

@@ -77,7 +77,9 @@ def constant_function_passes(expected: list[str]) -> bool:
     """
     if not expected:
         return True
-    counts = Counter(value_key(e) for e in expected)
-    top = counts.most_common(1)[0][0]
-    constant = next(e for e in expected if value_key(e) == top)
+    keys = [value_key(e) for e in expected]
+    if all(k == keys[0] for k in keys):
+        return True
+    top = Counter(keys).most_common(1)[0][0]
+    constant = expected[keys.index(top)]
     return all(outputs_equal(constant, e) for e in expected)
