@@ -1,0 +1,87 @@
+"""Executions: every solution of a problem against every test that has an expected output, in the sandbox.
+
+Runs on CPU workers that hold a custom Ray resource (`sandbox.ray_resource`), so a cluster can place it on its
+CPU nodes. One sandbox per worker, built in setup(): its warm processes serve every batch of the worker.
+A whole batch goes to the sandbox at once, so all its workers stay busy.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import Counter
+from typing import Any
+
+from factory.sandbox import Case, IOTest, make_sandbox
+from factory.schema import EXECUTIONS
+from factory.stages.base import Dropped, Stage
+
+BINS = ((0.0, "0"), (0.25, "(0,0.25]"), (0.5, "(0.25,0.5]"), (0.75, "(0.5,0.75]"), (0.999999, "(0.75,1)"), (1.0, "1"))
+
+
+@dataclasses.dataclass
+class Executions(Stage):
+    name = "executions"
+    schema = EXECUTIONS
+    requires = ("solutions", "test_inputs", "expected", "entry_point")
+    batch_size = 16
+    sandbox: Any = None   # cfg.sandbox: kind, timeout, limits, ray_resource
+
+    def __post_init__(self):
+        if self.sandbox is None:
+            raise ValueError("Executions needs its sandbox config: Executions(sandbox=cfg.sandbox)")
+        self._box = None
+
+    def resources(self) -> dict[str, Any]:
+        return {"num_cpus": 1, self.sandbox.get("ray_resource", "sandbox"): 1}
+
+    def concurrency(self) -> int | None:
+        return None
+
+    def setup(self) -> None:
+        if self._box is None:
+            self._box = make_sandbox(self.sandbox)
+
+    def teardown(self) -> None:
+        if self._box is not None:
+            self._box.close()
+            self._box = None
+
+    def process(self, rows):
+        self.setup()
+        jobs, cases = [], []   # jobs: (row, usable test indices, solution ids)
+        for row in rows:
+            solutions = row.get("solutions") or []
+            usable = [i for i, e in enumerate(row.get("expected") or []) if e is not None]
+            if not solutions:
+                yield Dropped(row["problem_id"], "no_solutions")
+                continue
+            if not usable:
+                yield Dropped(row["problem_id"], "no_tests")
+                continue
+            tests = [IOTest(row["test_inputs"][i], row["expected"][i]) for i in usable]
+            jobs.append((row, usable))
+            cases += [Case(s["solution_id"], s["code"], row["entry_point"], tests) for s in solutions]
+        results = iter(self._box.run(cases) if cases else [])
+        for row, usable in jobs:
+            verdicts, rates = [], []
+            for solution in row["solutions"]:
+                run = next(results)
+                verdicts += [{"solution_id": solution["solution_id"], "test_index": index, "status": v.status,
+                              "detail": v.detail, "output": v.output, "cpu_ms": round(v.cpu_ms, 3)}
+                             for index, v in zip(usable, run)]
+                rates.append(sum(v.status == "pass" for v in run) / len(run))
+            yield {**row, "verdicts": verdicts, "pass_rates": rates}
+
+    def shard_metrics(self, rows: list[dict]) -> dict:
+        statuses, errors, histogram = Counter(), Counter(), Counter()
+        for row in rows:
+            for v in row["verdicts"]:
+                statuses[v["status"]] += 1
+                if v["status"] == "runtime_error":
+                    errors[(v["detail"] or "?").split(":", 1)[0][:60]] += 1
+            for rate in row["pass_rates"]:
+                histogram[next(label for edge, label in BINS if rate <= edge)] += 1
+        cpu = [v["cpu_ms"] for row in rows for v in row["verdicts"]]
+        return {"statuses": dict(statuses), "runtime_errors": dict(errors.most_common(20)),
+                "pass_rate_histogram": dict(histogram), "executions": len(cpu),
+                "cpu_ms_mean": round(sum(cpu) / len(cpu), 3) if cpu else 0.0}
