@@ -105,8 +105,9 @@ def test_relaxed_rule_strategies(tmp_path, strategy, rejected):
     assert fib["chosen_solution_ids"] == ids("HumanEval_63", 0, 4)
     # below 0.7: s1 (1/7), s2 (2/7), s3 (1/7); lowest = first of the 1/7s, median of (s1, s3, s2) = s3
     assert fib["rejected_solution_ids"] == ids("HumanEval_63", rejected)
-    # relaxed keeps the flipped problem (canonical 6/7 >= 0.7); its suite is the tests the best solution passes
-    assert flipped["trusted"] and flipped["chosen_solution_ids"] == ids("fib_flipped", 0)
+    # relaxed keeps the flipped problem (canonical 6/7, cut_large 5/7 >= 0.7); its suite is the tests the best
+    # solution passes
+    assert flipped["trusted"] and flipped["chosen_solution_ids"] == ids("fib_flipped", 0, 4)
     assert 6 not in flipped["test_indices"] and flipped["coverage"] is None
 
 
