@@ -227,6 +227,8 @@ def _verdict(reply: dict, expected: str | None) -> Verdict:
         output = reply["output"]
         status = "pass" if outputs_equal(output, expected) else "wrong_answer"
         return Verdict(status, "" if status == "pass" else f"returned {output[:200]}", output, cpu, reply.get("branches"))
+    if expected is not None and status in ("pass", "wrong_answer"):  # I/O verdicts come from our comparison only
+        status = "runtime_error"
     if status not in ("pass", "wrong_answer", "runtime_error", "timeout", "memory_limit", "output_limit",
                       "syntax_error", "missing_entry_point", "unserializable_output", "sandbox_error"):
         status = "runtime_error"

@@ -15,7 +15,7 @@ import resource
 import sys
 import types
 
-from harness import SOLUTION_FILE, Unserializable, _exit, _type, parse_literal, read_frame, to_literal, write_frame
+from harness import SOLUTION_FILE, Unserializable, _exit, _type, _write, parse_literal, read_frame, to_literal, write_frame
 
 _settrace, _str = sys.settrace, str
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -25,6 +25,7 @@ def child_main(job_r: int, res_w: int, out_w: int, cfg: dict) -> None:
     """Entry of the forked child; never returns. Exit 120 means the harness itself failed (a sandbox_error)."""
     try:
         _confine(job_r, res_w, out_w, cfg)
+        _write(res_w, b"R")  # confined: from here on, any failure is the solution's
         job = read_frame(job_r)
     except BaseException:
         _exit(120)

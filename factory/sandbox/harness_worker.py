@@ -21,6 +21,8 @@ import time
 from harness import parse_literal, read_frame, split_frames, to_literal, write_frame
 
 TICK = os.sysconf("SC_CLK_TCK")
+IO_REPLIES = ("returned", "runtime_error", "memory_limit", "output_limit", "syntax_error", "missing_entry_point",
+              "unserializable_output")
 
 
 class Failed(Exception):
@@ -54,8 +56,17 @@ class Child:
 
     def send(self, obj) -> None:
         if self.started is None:
+            self._await_confined()
             self.started = time.monotonic()
         write_frame(self.job_w, obj)
+
+    def _await_confined(self) -> None:
+        """The child writes one byte once its limits and uid are set, before it can run anything untrusted:
+        dying before that byte is our failure (sandbox_error); any exit after it is the solution's."""
+        ready, _, _ = select.select([self.res_r], [], [], 10.0)
+        byte = _drain_one(self.res_r) if ready else b""
+        if byte != b"R":
+            raise Failed({"status": "sandbox_error", "detail": "the child could not set up its confinement"})
 
     def cpu_seconds(self) -> float:
         try:
@@ -100,8 +111,6 @@ class Child:
                 return {"status": "timeout", "detail": "CPU time limit"}
             return {"status": "runtime_error", "detail": f"killed by {signal.Signals(sig).name}"}
         code = os.WEXITSTATUS(status)
-        if code == 120:
-            return {"status": "sandbox_error", "detail": "the child could not set up its confinement"}
         return {"status": "runtime_error", "detail": f"exited with code {code} before answering"}
 
     def finish(self) -> float:
@@ -118,6 +127,13 @@ class Child:
         for fd in (self.job_w, self.res_r, self.out_r, self.pidfd):
             os.close(fd)
         return cpu
+
+
+def _drain_one(fd: int) -> bytes:
+    try:
+        return os.read(fd, 1)
+    except BlockingIOError:
+        return b""
 
 
 def _drain(fd: int) -> bytes:
@@ -197,7 +213,14 @@ class _Proxy:
             if isinstance(kind, type) and issubclass(kind, Exception):
                 raise kind(reply["detail"])
             raise RuntimeError(reply["detail"])
-        raise Failed(reply)
+        raise Failed(_from_child(reply))
+
+
+def _from_child(reply: dict) -> dict:
+    """A failure the child reports about itself; it can never name a pass, a timeout or a sandbox error."""
+    if reply.get("status") in IO_REPLIES and reply.get("status") != "returned":
+        return reply
+    return {"status": "runtime_error", "detail": "wrote to the harness channel"}
 
 
 def _namespace(child: Child, names: dict) -> dict:
@@ -219,7 +242,7 @@ def run_check(child: Child, case: dict) -> dict:
     try:
         ready = child.reply()
         if ready["status"] != "ready":
-            return ready
+            return _from_child(ready)
         namespace = _namespace(child, ready["names"])
         exec(compile(case["assert_tests"], "<tests>", "exec"), namespace)
         if "check" in namespace and entry:
@@ -252,6 +275,8 @@ def run_one(child: Child, case: dict, inputs: str | None) -> dict:
                         "inputs": inputs, "coverage": case.get("coverage", False),
                         "output_cap": child.cfg["output_cap"]})
             reply = child.reply()
+            if reply.get("status") not in IO_REPLIES:  # a child can say what it returned, never that it passed
+                reply = {"status": "runtime_error", "detail": "wrote to the harness channel"}
     except Failed as failed:
         reply = failed.reply
     except OSError as exc:  # the child closed its job pipe early (it exited): judge it by its exit
