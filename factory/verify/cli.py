@@ -103,6 +103,8 @@ def _params(signature: str, entry_point: str) -> list[str]:
 def write_inputs(path: Path, run_dir: Path, shard_size: int) -> int:
     """Write the user's rows as tests shards; a rerun on the same file resumes, another file is refused."""
     out = run_dir / "tests"
+    if not path.is_file():
+        raise InputError(f"{path}: no such file")
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     stamp = out / "_input.json"
     if stage_done(out):
