@@ -22,8 +22,9 @@ import pyarrow.parquet as pq
 from omegaconf import DictConfig, OmegaConf
 
 from factory.schema import VERIFICATION
-from factory.stages.base import Stage
+from factory.stages.base import Dropped, Stage
 from factory.verify import pairs, rules, select, soft
+from factory.verify.vote import NO_PARSEABLE_OUTPUT
 
 HISTOGRAM = ((0.0, "0"), (0.25, "(0,0.25]"), (0.5, "(0.25,0.5]"), (0.75, "(0.5,0.75]"), (0.999999, "(0.75,1)"))
 
@@ -105,6 +106,11 @@ class Verification(Stage):
         if self._engine is not None:
             self._soft(states)
         for out, _ in states:
+            # An input whose samples never parsed left the suite at the vote: report it as a dropped part.
+            for i, e in enumerate(out["expected"]):
+                if e is None:
+                    yield Dropped(f"{out['problem_id']}/test{i}", NO_PARSEABLE_OUTPUT,
+                                  repr(out["output_samples"][i])[:500])
             yield out
 
     def _decide(self, row: dict) -> tuple[dict, list[int]]:

@@ -80,10 +80,15 @@ def test_parquet_input(tmp_path):
     import pyarrow as pa
 
     src = tmp_path / "in.parquet"
-    pq.write_table(pa.Table.from_pylist([user_row("HumanEval/0", [None, "self_pairs"])]), src)
+    row = user_row("HumanEval/0", [None, "self_pairs"])
+    row["output_samples"][1] = ["no idea", "False?", ""]           # input 1 never parses: it leaves the suite
+    pq.write_table(pa.Table.from_pylist([row]), src)
     assert factory(["verify", str(src), f"run_dir={tmp_path / 'run'}", "executor=local"]) == 0
-    row = pq.read_table(tmp_path / "run" / "verification").to_pylist()[0]
-    assert row["chosen_solution_ids"] == ["HumanEval_0/s0"] and row["rejected_solution_ids"] == ["HumanEval_0/s1"]
+    out = pq.read_table(tmp_path / "run" / "verification").to_pylist()[0]
+    assert out["chosen_solution_ids"] == ["HumanEval_0/s0"] and out["rejected_solution_ids"] == ["HumanEval_0/s1"]
+    assert out["expected"][1] is None and 1 not in out["test_indices"]
+    dropped = pq.read_table(tmp_path / "run" / "verification" / "_rejected").to_pylist()
+    assert [(d["id"], d["reason"]) for d in dropped] == [("HumanEval_0/test1", "no_parseable_output")]
 
 
 @pytest.mark.slow
