@@ -105,7 +105,8 @@ def dpo_rows(row: dict) -> list[dict]:
     chosen = _distinct(solution_text(s) for s in _solutions(row, row["chosen_solution_ids"]))
     rejected = _distinct(solution_text(s) for s in _solutions(row, row["rejected_solution_ids"]))
     prompt = solver_prompt(row)
-    for good, bad in zip(cycle(chosen), [r for r in rejected if r not in chosen]) if chosen else ():
+    bad_solutions = [r for r in rejected if r not in chosen] if chosen else []
+    for good, bad in zip(cycle(chosen), bad_solutions):
         out.append({"role": "solver", "problem_id": pid, "prompt": prompt,
                     "chosen": assistant(good), "rejected": assistant(bad)})
     for i in row["test_indices"]:
