@@ -30,8 +30,24 @@ DEFAULTS = Path(__file__).resolve().parents[2] / "conf" / "eval" / "default.yaml
 
 def eval_config(cfg: DictConfig) -> DictConfig:
     """conf/eval/default.yaml under whatever `eval.` the composed config carries (until the defaults list
-    names the group, `+eval.key=value` overrides land here too)."""
-    return OmegaConf.merge(OmegaConf.load(DEFAULTS), OmegaConf.select(cfg, "eval", default=None) or {})
+    names the group, `++eval.key=value` overrides land here too), validated: errors name the field."""
+    from factory.config import ConfigError
+
+    ev = OmegaConf.merge(OmegaConf.load(DEFAULTS), OmegaConf.select(cfg, "eval", default=None) or {})
+    for field in ("num_samples", "mutants", "max_gold_tests", "num_inputs", "num_outputs", "max_tokens",
+                  "batch_size", "output_max_tokens"):
+        value = ev[field]
+        minimum = 0 if field in ("num_samples", "mutants") else 1
+        if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+            raise ConfigError(f"eval.{field}={value!r}: expected an integer >= {minimum} ({DEFAULTS})")
+    if not all(isinstance(k, int) and k > 0 for k in ev.k):
+        raise ConfigError(f"eval.k={list(ev.k)!r}: expected a list of positive integers ({DEFAULTS})")
+    for field in ("temperature", "output_temperature"):
+        if not isinstance(ev[field], (int, float)) or ev[field] < 0:
+            raise ConfigError(f"eval.{field}={ev[field]!r}: expected a number >= 0 ({DEFAULTS})")
+    if cfg.benchmark not in ("humaneval", "mbpp", "livecodebench"):
+        raise ConfigError(f"benchmark={cfg.benchmark!r}: expected humaneval, mbpp or livecodebench")
+    return ev
 
 
 def main(cfg: DictConfig, args: list[str]) -> int:
@@ -51,6 +67,9 @@ def evaluate(cfg: DictConfig) -> int:
     ev = eval_config(cfg)
     out_dir = Path(cfg.run_dir) / "eval"
     out_dir.mkdir(parents=True, exist_ok=True)
+    # The resolved settings beside the figures they produced (not RUN_DIR/config.yaml: that is the generate run's).
+    _write_text(out_dir / f"{cfg.benchmark}.config.yaml", OmegaConf.to_yaml(
+        {**OmegaConf.to_container(cfg, resolve=True), "eval": OmegaConf.to_container(ev)}))
     problems = load_benchmark(cfg.benchmark, ev.data_path, ev.hf_dataset, ev.limit)
     samples = cfg.get("samples")
     with make_sandbox(cfg.sandbox) as sandbox:

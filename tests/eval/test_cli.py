@@ -76,3 +76,5 @@ def test_missing_benchmark_file_is_a_clear_error(tmp_path, capsys):
     bad.write_text('{"task_id": "HumanEval/0"}\n')
     assert main(["evaluate", "benchmark=humaneval", f"samples={bad}", f"run_dir={tmp_path}"]) == 2
     assert "bad.jsonl:1" in capsys.readouterr().err
+    assert main(["evaluate", "benchmark=humaneval", f"samples={bad}", f"run_dir={tmp_path}", "++eval.k=[0]"]) == 2
+    assert "eval.k=[0]: expected a list of positive integers" in capsys.readouterr().err
