@@ -38,6 +38,7 @@ class Child:
 
     def __init__(self, cfg: dict, child_main):
         self.cfg, self.out_bytes, self.buf, self.started, self.cpu_ms = cfg, 0, b"", None, 0.0
+        self.eof: set[int] = set()
         job_r, self.job_w = os.pipe()
         self.res_r, res_w = os.pipe()
         self.out_r, out_w = os.pipe()
@@ -84,12 +85,19 @@ class Child:
             frames, self.buf = split_frames(self.buf)
             if frames:
                 return frames[0] if len(frames) == 1 else {"status": "runtime_error", "detail": "wrote to the harness channel"}
-            ready, _, _ = select.select([self.res_r, self.out_r, self.pidfd], [], [], 0.02)
+            watch = [fd for fd in (self.res_r, self.out_r) if fd not in self.eof] + [self.pidfd]
+            ready, _, _ = select.select(watch, [], [], 0.02)
             if self.res_r in ready:
-                self.buf += _drain(self.res_r)
-                continue
+                data = _drain(self.res_r)
+                self.buf += data
+                if data:
+                    continue
+                self.eof.add(self.res_r)  # closed (the child exited, or closed it): do not spin on it
             if self.out_r in ready:
-                self.out_bytes += len(_drain(self.out_r))
+                data = _drain(self.out_r)
+                self.out_bytes += len(data)
+                if not data:
+                    self.eof.add(self.out_r)
                 if self.out_bytes > cap:
                     raise Failed({"status": "output_limit", "detail": f"printed more than {cap} bytes"})
             if self.pidfd in ready:

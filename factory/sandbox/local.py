@@ -60,7 +60,7 @@ class LocalSandbox(Sandbox):
     def _bwrap_argv(self) -> list[str]:
         tmp_mb = int(self.cfg.get("tmp_mb", 64))
         argv = [self.bwrap, "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts",
-                "--unshare-cgroup-try", "--die-with-parent", "--new-session", "--clearenv",
+                "--unshare-cgroup-try", "--new-session", "--clearenv",
                 "--setenv", "PATH", "/usr/bin:/bin", "--setenv", "HOME", "/tmp", "--setenv", "LANG", "C.UTF-8"]
         for top in ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64"):
             if os.path.islink(top):
@@ -72,6 +72,9 @@ class LocalSandbox(Sandbox):
         for prefix in {os.path.realpath(sys.base_prefix), os.path.realpath(sys.prefix),
                        str(Path(self.python).resolve().parent.parent)}:
             if not prefix.startswith("/usr"):
+                # Parents bwrap creates itself are 0700: a child with its own uid could not reach the stdlib.
+                for parent in reversed(Path(prefix).parents[:-1]):
+                    argv += ["--perms", "0755", "--dir", str(parent)]
                 argv += ["--ro-bind", prefix, prefix]
         argv += ["--ro-bind", str(HARNESS_DIR), INSIDE, "--proc", "/proc", "--dev", "/dev",
                  "--perms", "1777", "--size", str(tmp_mb * 1024 * 1024), "--tmpfs", "/tmp", "--chdir", "/tmp"]
