@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
 import sys
 
 COMMANDS = {
@@ -43,8 +44,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         cfg = load_config([a for a in rest if "=" in a])
         return int(importlib.import_module(COMMANDS[command]).main(cfg, args) or 0)
-    except (ConfigError, FileNotFoundError) as err:
-        # Bad input is the user's to fix: one clear line, no traceback.
+    except (ConfigError, FileNotFoundError, ValueError) as err:
+        # Bad input is the user's to fix: one clear line, no traceback (FACTORY_DEBUG=1 shows it).
+        if os.environ.get("FACTORY_DEBUG"):
+            raise
         print(f"factory {command}: error: {err}", file=sys.stderr)
         return 2
 

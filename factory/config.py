@@ -6,6 +6,7 @@ values the code relies on, so a typo fails before any model loads, with the fiel
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -82,6 +83,15 @@ def validate(cfg: DictConfig) -> None:
     _check(cfg.verify.rule in ("strict", "relaxed"), "verify.rule", cfg.verify.rule, "strict or relaxed")
     tau = cfg.verify.tau
     _check(isinstance(tau, (int, float)) and 0 < tau <= 1, "verify.tau", tau, "a number in (0, 1]")
+    if cfg.verify.rule == "strict" and (tau < 1 or cfg.verify.rejected != "random"):
+        # `verify.tau=0.8` alone is how users ask for the relaxed rule (the `factory verify` contract).
+        logging.getLogger(__name__).info("verify.tau=%s, verify.rejected=%s: using verify.rule=relaxed",
+                                         tau, cfg.verify.rejected)
+        cfg.verify.rule = "relaxed"
+    share = cfg.verify.max_same_output
+    _check(isinstance(share, (int, float)) and 0 < share <= 1, "verify.max_same_output", share, "a number in (0, 1]")
+    soft = cfg.verify.soft
+    _check(soft.low <= soft.high, "verify.soft.low", soft.low, f"<= verify.soft.high ({soft.high})")
     _check(cfg.verify.rejected in ("random", "lowest", "median"), "verify.rejected", cfg.verify.rejected,
            "random, lowest or median")
     if cfg.model.source == "local":
