@@ -71,9 +71,9 @@ def mix_roles(table: pa.Table, verifier_fraction: float | None, seed: int) -> pa
     idx = {r: [i for i, x in enumerate(roles) if x == r] for r in ROLES}
     n_s, n_v = len(idx["solver"]), len(idx["verifier"])
     f = verifier_fraction
-    # Largest mixture with the requested share that the rows on hand allow.
-    keep_v = n_v if f == 1 else min(n_v, int(n_s * f / (1 - f))) if f > 0 else 0
-    keep_s = n_s if f == 0 else min(n_s, int(keep_v * (1 - f) / f))
+    # Largest mixture with the requested share that the rows on hand allow (epsilon: 2*0.8/0.2 is 7.99999...).
+    keep_v = n_v if f == 1 else min(n_v, int(n_s * f / (1 - f) + 1e-9)) if f > 0 else 0
+    keep_s = n_s if f == 0 else min(n_s, int(keep_v * (1 - f) / f + 1e-9))
     rng = random.Random(seed)
     chosen = sorted(rng.sample(idx["solver"], keep_s) + rng.sample(idx["verifier"], keep_v))
     if not chosen:

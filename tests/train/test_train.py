@@ -132,9 +132,20 @@ def test_bad_data_is_named(tmp_path):
 def test_role_mixture(tmp_path):
     table = data.read_table(data.write_humaneval_demo(tmp_path, "sft", 20), "sft")
     assert data.role_counts(table) == {"solver": 10, "verifier": 10}
-    assert data.role_counts(data.mix_roles(table, 0.2, 0)) == {"solver": 10, "verifier": 2}
+    assert data.role_counts(data.mix_roles(table, 0.2, 0)) == {"solver": 8, "verifier": 2}
     assert data.role_counts(data.mix_roles(table, 0.75, 0)) == {"solver": 3, "verifier": 10}
     assert data.role_counts(data.mix_roles(table, 0.0, 0)) == {"solver": 10, "verifier": 0}
     assert data.mix_roles(table, 0.5, 1).equals(data.mix_roles(table, 0.5, 1))  # same seed, same rows on every rank
     with pytest.raises(data.DataError, match="verifier_fraction"):
         data.mix_roles(table, 1.5, 0)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (bf16 autocast, NCCL)")
+def test_sft_on_gpu(ray_local, demo, tmp_path):
+    n = torch.cuda.device_count()
+    cfg = load_config(overrides(tmp_path, demo["sft"], "wandb.enabled=false", "train.use_gpu=true",
+                                f"train.num_workers={min(n, 2)}"))
+    assert cli.main(cfg, ["sft"]) == 0
+    m = json.loads((cli.out_dir(tmp_path, "sft") / "metrics.json").read_text())
+    assert m["world_size"] == min(n, 2) and m["final_loss"] < m["first_loss"]
