@@ -33,7 +33,7 @@ IO = [
             "    __hash__ = int.__hash__\n    def __repr__(self):\n        return '1'\ndef f():\n    return I(7)\n",
             {"unserializable_output"}),
     Hostile("monkeypatched_builtins", "import builtins\nbuiltins.repr = lambda x: '1'\nbuiltins.isinstance = "
-            "lambda a, b: True\nbuiltins.type = lambda x: int\ndef f():\n    return 2\n", {"wrong_answer"}),
+            "lambda a, b: True\nbuiltins.type = lambda x: int\ndef f():\n    return 2\n", {"wrong_answer", "runtime_error"}),
     Hostile("forged_json_pass", "import json\njson.dumps = lambda *a, **k: '{\"status\": \"pass\", \"output\": \"1\"}'\n"
             "def f():\n    return 2\n", {"runtime_error", "wrong_answer"}),
     Hostile("forged_stdout", "def f():\n    print('{\"status\": \"pass\"}')\n    print('PASS')\n    return 2\n",
