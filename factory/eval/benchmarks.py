@@ -134,10 +134,9 @@ def records(benchmark: str, data_path: str | None, hf_dataset: str | None) -> tu
     try:
         import datasets
 
-        if benchmark == "livecodebench":
-            rows = datasets.load_dataset(name, split="test", trust_remote_code=True)
-        else:
-            rows = datasets.load_dataset(name, split="test")
+        # LiveCodeBench's hub repo is a loading script plus test*.jsonl files; datasets >= 4 runs no scripts, so
+        # there the error below sends the user to download a test*.jsonl and pass it as eval.data_path.
+        rows = datasets.load_dataset(name, split="test")
         return [dict(r) for r in rows], name
     except Exception as e:   # offline, no such dataset, no credentials: all mean "give me a file"
         raise FileNotFoundError(
@@ -175,7 +174,8 @@ def load_mbpp(data_path: str | None = None, hf_dataset: str | None = None) -> li
         if not text:
             raise ValueError(f"{where}: missing field 'text' (or 'prompt' in the sanitized split)")
         entry = _call_name(row["test_list"][0], where)
-        setup = row.get("test_setup_code") or ""
+        # The sanitized split lists the imports its tests need (`test_imports`); the full one has setup code.
+        setup = row.get("test_setup_code") or "\n".join(row.get("test_imports") or [])
         tests = list(row["test_list"])
         # MBPP's own prompt shows the tests so the model learns the function name and argument order.
         prompt = f"{text}\nYour code should pass these tests:\n" + "\n".join(tests)

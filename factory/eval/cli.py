@@ -103,12 +103,15 @@ def evaluate_model(cfg, ev, problems: list[Problem], sandbox, out_dir: Path, llm
     greedy = codegen.generate(llm, problems, Sampling(1, 0.0, 1.0, ev.max_tokens, cfg.seed), ev.batch_size)
     greedy_pass = codegen.judge(sandbox, problems, greedy)
     metrics = {"greedy_pass@1": codegen.pass_at_k_metrics(greedy_pass, [1])["pass@1"]}
+    log.info("greedy: %d of %d problems solved", sum(v[0] for v in greedy_pass.values()), len(problems))
     sampled, sampled_pass = {}, {}
     if ev.num_samples > 0:
         sampling = Sampling(ev.num_samples, ev.temperature, ev.top_p, ev.max_tokens, cfg.seed)
         sampled = codegen.generate(llm, problems, sampling, ev.batch_size)
         sampled_pass = codegen.judge(sandbox, problems, sampled)
         metrics.update(codegen.pass_at_k_metrics(sampled_pass, list(ev.k)))
+        log.info("sampled: %d of %d solutions pass", sum(map(sum, sampled_pass.values())),
+                 sum(map(len, sampled_pass.values())))
     _write_jsonl(out_dir / f"{cfg.benchmark}_solutions.jsonl", [
         {"task_id": tid, "mode": mode, "solution": src, "passed": ok}
         for mode, sols, oks in (("greedy", greedy, greedy_pass), ("sampled", sampled, sampled_pass))
@@ -117,12 +120,14 @@ def evaluate_model(cfg, ev, problems: list[Problem], sandbox, out_dir: Path, llm
     if not ev.testgen:
         return metrics
     metrics.update(testgen.output_accuracy(llm, problems, ev.max_gold_tests, ev.output_max_tokens, cfg.seed))
+    log.info("output accuracy: %s", metrics["output_accuracy"])
     generated = testgen.generate_tests(llm, problems, ev.num_inputs, ev.num_outputs, ev.output_temperature,
                                        ev.output_max_tokens, cfg.seed)
     _write_jsonl(out_dir / f"{cfg.benchmark}_tests.jsonl",
                  [{"task_id": tid, "inputs": i, "expected": e} for tid, tests in generated.items() for i, e in tests])
     candidates = {tid: _candidates(by_id[tid], sampled.get(tid, []), sampled_pass.get(tid, []),
                                    mutant_sets.get(tid, [])) for tid in generated}
+    log.info("generated %d tests for %d problems", sum(map(len, generated.values())), len(generated))
     cand.run_candidates(sandbox, by_id, generated, candidates)
     metrics.update(cand.verifier_metrics(generated, candidates))
     return metrics
@@ -144,6 +149,7 @@ def _mutants(sandbox, problems: list[Problem], per_problem: int, metrics: dict) 
     passed = codegen.judge(sandbox, with_gold, {tid: [m.source for m in ms] for tid, ms in sets.items()})
     killed = {tid: [not ok for ok in oks] for tid, oks in passed.items()}
     metrics.update(mutants.mutation_score(killed))
+    log.info("mutants: %s", metrics["mutation_score"])
     return {tid: list(zip(sets[tid], killed[tid])) for tid in sets}
 
 

@@ -90,3 +90,14 @@ def test_missing_data_gives_a_clear_error(tmp_path, monkeypatch):
         load_benchmark("mbpp", str(bad))
     with pytest.raises(ValueError, match="benchmark='apps'"):
         load_benchmark("apps")
+
+
+def test_mbpp_sanitized_rows_bring_their_test_imports(tmp_path, sandbox):
+    row = {"task_id": 7, "prompt": "Write a function to return the square root of x, rounded down.",
+           "code": "import math\ndef isqrt(x):\n    return math.floor(math.sqrt(x))\n",
+           "test_imports": ["import math"], "test_list": ["assert isqrt(17) == math.floor(4.2)"]}
+    path = tmp_path / "sanitized.jsonl"
+    path.write_text(json.dumps(row) + "\n")
+    (p,) = load_benchmark("mbpp", str(path))
+    assert p.entry_point == "isqrt" and p.assert_tests.startswith("import math")
+    assert run_assertions(sandbox, {p.task_id: p}, [(p.task_id, p.canonical)])[0].status == "pass"

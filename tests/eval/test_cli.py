@@ -54,8 +54,8 @@ def test_evaluate_samples_file(tmp_path, capsys):
 ])
 def test_evaluate_tiny_model_plumbing(tmp_path, bench, extra):
     run = tmp_path / "run"
-    args = ["evaluate", f"benchmark={bench}", "model=tiny", f"run_dir={run}", "sandbox.timeout=2",
-            "wandb.enabled=false", "++eval.limit=2", "++eval.num_samples=2", "++eval.k=[1,2]", "++eval.mutants=2",
+    args = ["evaluate", f"benchmark={bench}", "model=tiny", f"run_dir={run}", "sandbox.timeout=1",
+            "wandb.enabled=false", "++eval.limit=2", "++eval.num_samples=2", "++eval.k=[1,2]", "++eval.mutants=1",
             "++eval.max_tokens=24", "++eval.output_max_tokens=16", "++eval.num_inputs=2", "++eval.max_gold_tests=2"]
     assert main(args + extra) == 0
     metrics = json.loads((run / "eval" / f"{bench}.json").read_text())["metrics"]
