@@ -131,7 +131,9 @@ def _edges_ray(in_files: list[str], bench: list[dict], params: _Params) -> dict:
 
     if not ray.is_initialized():
         ray.init()
-    rows = len(bench) + sum(pq.ParquetFile(p).metadata.num_rows for p in in_files)  # footers only
+    # Empty shards (every row dropped upstream) would make blocks of null type that cannot join the others.
+    in_files = [p for p in in_files if pq.ParquetFile(p).metadata.num_rows]  # footers only
+    rows = len(bench) + sum(pq.ParquetFile(p).metadata.num_rows for p in in_files)
     kw = {"params": params, "partitions": max(1, -(-rows * (params.bands + 1) // _KEYS_PER_GROUP))}
     parts = []
     if in_files:
