@@ -243,7 +243,28 @@ def _namespace(child: Child, names: dict) -> dict:
     return namespace
 
 
+class _TestsTooLong(BaseException):
+    pass
+
+
+def _too_long(*_):
+    raise _TestsTooLong
+
+
 def run_check(child: Child, case: dict) -> dict:
+    """Run the assertion tests here, bounded by the wall-clock backstop (the test code itself may loop)."""
+    cfg = child.cfg
+    signal.signal(signal.SIGALRM, _too_long)
+    signal.setitimer(signal.ITIMER_REAL, cfg["timeout"] * cfg["wall_factor"] + 2.0)
+    try:
+        return _check(child, case)
+    except _TestsTooLong:
+        return {"status": "timeout", "detail": "the tests ran past the wall-clock backstop"}
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+
+
+def _check(child: Child, case: dict) -> dict:
     entry = case.get("entry_point")
     child.send({"mode": "serve", "solution": case["solution"], "entry_point": entry,
                 "output_cap": child.cfg["output_cap"]})
