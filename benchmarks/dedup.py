@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing as mp
+import os
 import random
 import resource
 import statistics
@@ -83,8 +84,8 @@ def _exact_copy(text: str, rng: random.Random) -> str:
     return "  " + out.replace(" ", "   ", 1)
 
 
-def make_rows(n: int, rate: float, seed: int) -> tuple[list[dict], dict[str, int], list[float]]:
-    """Rows, truth cluster of each id, and the true shingle Jaccard of every near copy to its source."""
+def make_rows(n: int, rate: float, seed: int, threshold: float) -> tuple[list[dict], dict[str, int], list[tuple]]:
+    """Rows, the truth cluster of each id, and (copy_id, source_id, true shingle Jaccard) of every copy."""
     rng = random.Random(seed)
     n_copies = int(n * rate)
     texts = [_description(rng) for _ in range(n - n_copies)]
@@ -92,11 +93,9 @@ def make_rows(n: int, rate: float, seed: int) -> tuple[list[dict], dict[str, int
     jaccards = []
     for _ in range(n_copies):
         src = rng.randrange(n - n_copies)
-        near = rng.random() < 0.8
-        text = _near_copy(texts[src], rng) if near else _exact_copy(texts[src], rng)
-        if near:
-            a, b = set(minhash.shingles(texts[src], 3)), set(minhash.shingles(text, 3))
-            jaccards.append(len(a & b) / len(a | b))
+        text = _near_copy(texts[src], rng) if rng.random() < 0.8 else _exact_copy(texts[src], rng)
+        a, b = set(minhash.shingles(texts[src], 3)), set(minhash.shingles(text, 3))
+        jaccards.append(len(a & b) / len(a | b))
         texts.append(text)
         cluster.append(src)
     order = list(range(n))
@@ -104,7 +103,8 @@ def make_rows(n: int, rate: float, seed: int) -> tuple[list[dict], dict[str, int
     ids = [f"p{order[i]:07d}" for i in range(n)]
     rows = [{"seed_id": "bench", "origin": "synthetic", "seed": "", "problem_id": ids[i], "style": "mbpp",
              "problem": texts[i], "signature": "", "entry_point": "f", "params": []} for i in range(n)]
-    return rows, dict(zip(ids, cluster)), jaccards
+    copies = [(ids[n - n_copies + k], ids[cluster[n - n_copies + k]], j) for k, j in enumerate(jaccards)]
+    return rows, dict(zip(ids, cluster)), copies
 
 
 def write_shards(rows: list[dict], folder: Path, shard_rows: int) -> list[str]:
@@ -116,22 +116,29 @@ def write_shards(rows: list[dict], folder: Path, shard_rows: int) -> list[str]:
     return paths
 
 
-class _WorkerMemory(threading.Thread):
-    """Peak summed USS of Ray's worker processes (USS: shared object-store pages are not counted twice)."""
+class _RayProcesses(threading.Thread):
+    """Peak summed USS and total CPU time of this process's Ray workers (its descendants named ray::*).
+
+    USS, so shared object-store pages are not counted once per worker; descendants only, so other Ray
+    clusters on the machine are not counted.
+    """
 
     def __init__(self):
         super().__init__(daemon=True)
-        self.peak_mb, self.stop = 0.0, threading.Event()
+        self.peak_mb, self.cpu, self.stop = 0.0, {}, threading.Event()
 
     def run(self):
         import psutil
 
+        me = psutil.Process()
         while not self.stop.wait(0.5):
             total = 0
-            for proc in psutil.process_iter(["name"]):
+            for proc in me.children(recursive=True):
                 try:
-                    if (proc.info["name"] or "").startswith("ray::"):
+                    if proc.name().startswith("ray::"):
                         total += proc.memory_full_info().uss
+                        times = proc.cpu_times()
+                        self.cpu[proc.pid] = times.user + times.system
                 except psutil.Error:
                     pass
             self.peak_mb = max(self.peak_mb, total / 2**20)
@@ -156,6 +163,11 @@ def _datasketch_plan(files: list[str], cfg) -> dict:
     return minhash.resolve(a, b, kinds)
 
 
+def _cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def _run_variant(name: str, files: list[str], overrides: list[str], out: Path, queue) -> None:
     cfg = load_config(overrides).dedup
     monitor, init_s = None, 0.0
@@ -165,8 +177,10 @@ def _run_variant(name: str, files: list[str], overrides: list[str], out: Path, q
         t = time.perf_counter()
         ray.init(num_cpus=2, log_to_driver=False)
         init_s = time.perf_counter() - t
-        monitor = _WorkerMemory()
+        monitor = _RayProcesses()
         monitor.start()
+        time.sleep(2)  # the monitor's first samples: worker CPU spent starting up is not the plan's
+    workers_cpu0, cpu0 = sum(monitor.cpu.values()) if monitor else 0.0, _cpu_s()
     start = time.perf_counter()
     if name == "datasketch":
         plan = _datasketch_plan(files, cfg)
@@ -174,10 +188,13 @@ def _run_variant(name: str, files: list[str], overrides: list[str], out: Path, q
         plan_dedup(files, str(out), cfg, use_ray=name == "ray")
         plan = read_plan(out)
     seconds = time.perf_counter() - start
+    cpu = _cpu_s() - cpu0
     if monitor:
+        time.sleep(1)
         monitor.stop.set()
         monitor.join()
-    queue.put({"name": name, "seconds": seconds, "init_s": init_s, "plan": plan,
+        cpu += sum(monitor.cpu.values()) - workers_cpu0
+    queue.put({"name": name, "seconds": seconds, "init_s": init_s, "plan": plan, "cpu_s": cpu,
                "driver_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                "workers_mb": monitor.peak_mb if monitor else 0.0})
 
@@ -196,9 +213,13 @@ def _wait(proc, queue, name: str) -> dict:
                 raise RuntimeError(f"variant {name!r} exited with code {proc.exitcode} and no result")
 
 
-def score(plan: dict, truth: dict[str, int], copies: int) -> tuple[float, float]:
+def score(plan: dict, truth: dict[str, int], copies: list[tuple], threshold: float) -> tuple[float, float, float]:
+    """Precision of the drops; recall over all copies and over copies whose true Jaccard reaches the threshold."""
     correct = sum(truth[d] == truth.get(kept, -1) for d, (_, kept) in plan.items())
-    return correct / max(1, len(plan)), correct / max(1, copies)
+    kept_of = {pid: plan[pid][1] if pid in plan else pid for pair in copies for pid in pair[:2]}
+    found = [kept_of[c] == kept_of[s] for c, s, _ in copies]
+    findable = [f for f, (_, _, j) in zip(found, copies) if j >= threshold]
+    return correct / max(1, len(plan)), sum(found) / max(1, len(found)), sum(findable) / max(1, len(findable))
 
 
 def main() -> int:
@@ -207,44 +228,52 @@ def main() -> int:
     ap.add_argument("--rate", type=float, default=0.10, help="share of rows that are injected copies")
     ap.add_argument("--shard-rows", type=int, default=2000)
     ap.add_argument("--variants", default="ray,local,datasketch")
+    ap.add_argument("--repeat", type=int, default=1, help="runs per variant; plan seconds are the median")
     ap.add_argument("--record", action="store_true", help="write the report to docs/perf/dedup.md")
     ap.add_argument("overrides", nargs="*", help="config overrides, e.g. dedup.bands=16")
     args = ap.parse_args()
     overrides = list(args.overrides) + ["dedup.decontaminate=[]"]  # synthetic rows: contamination is not measured
 
+    threshold = load_config(overrides).dedup.threshold
     t = time.perf_counter()
-    rows, truth, jaccards = make_rows(args.rows, args.rate, seed=0)
-    copies = int(args.rows * args.rate)
-    lines = [f"# Dedup plan benchmark\n",
-             f"`python benchmarks/dedup.py --rows {args.rows} {' '.join(args.overrides)}`".rstrip() + "\n",
-             f"- {args.rows} rows, {copies} injected copies (80% near: 1-3 word edits, 20% exact up to case and "
-             f"punctuation), shards of {args.shard_rows} rows; generated in {time.perf_counter() - t:.1f} s",
-             f"- true shingle Jaccard of near copies to their source: median {statistics.median(jaccards):.2f}, "
-             f"{sum(j < load_config(overrides).dedup.threshold for j in jaccards)} of {len(jaccards)} below the "
-             f"threshold", f"- config: {dict(load_config(overrides).dedup)}", ""]
-    lines += ["| variant | plan s | rows/s | vs local | driver peak RSS MB | Ray workers peak USS MB | drops "
-              "| precision | recall |", "|---|---|---|---|---|---|---|---|---|"]
-    results = []
+    rows, truth, copies = make_rows(args.rows, args.rate, seed=0, threshold=threshold)
+    near_j = [j for _, _, j in copies if j < 1.0]
+    lines = ["# Dedup plan benchmark\n",
+             f"`python benchmarks/dedup.py --rows {args.rows} --repeat {args.repeat} "
+             f"{' '.join(args.overrides)}`".rstrip() + "\n",
+             f"- {args.rows} rows, {len(copies)} injected copies (80% near: 1-3 word edits, 20% exact up to case "
+             f"and punctuation), shards of {args.shard_rows} rows; generated in {time.perf_counter() - t:.1f} s",
+             f"- true shingle Jaccard of edited copies to their source: median {statistics.median(near_j):.2f}; "
+             f"{sum(j < threshold for _, _, j in copies)} of {len(copies)} copies are below the threshold "
+             f"(recall >= thr counts only the others)",
+             f"- config: {dict(load_config(overrides).dedup)}; load average at start {os.getloadavg()[0]:.1f}", ""]
+    lines += ["| variant | plan s (median) | rows/s | vs local | CPU s | driver peak RSS MB | Ray workers peak USS MB "
+              "| drops | precision | recall | recall >= thr |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+    runs: dict[str, list[dict]] = {}
     ctx = mp.get_context("spawn")
     with tempfile.TemporaryDirectory() as tmp:
         files = write_shards(rows, Path(tmp), args.shard_rows)
         del rows
-        for name in args.variants.split(","):
-            queue = ctx.Queue()
-            proc = ctx.Process(target=_run_variant, args=(name, files, overrides, Path(tmp) / f"{name}.parquet",
-                                                          queue))
-            proc.start()
-            results.append(_wait(proc, queue, name))
-    local_s = next((r["seconds"] for r in results if r["name"] == "local"), None)
-    for r in results:
-        precision, recall = score(r["plan"], truth, copies)
-        ratio = f"{local_s / r['seconds']:.2f}x" if local_s else "-"
-        lines.append(f"| {r['name']} | {r['seconds']:.1f} | {args.rows / r['seconds']:,.0f} | {ratio} | "
-                     f"{r['driver_mb']:,.0f} | {r['workers_mb']:,.0f} | {len(r['plan'])} | {precision:.4f} | "
-                     f"{recall:.4f} |")
-    ray_init = [r["init_s"] for r in results if r["name"] == "ray"]
-    lines += ["", f"Ray start (not in plan s): {ray_init[0]:.1f} s." if ray_init else "",
-              "vs local: speed relative to the in-process plan (>1 is faster). Machine: 2 CPUs, no GPU."]
+        for _ in range(args.repeat):
+            for name in args.variants.split(","):
+                queue = ctx.Queue()
+                proc = ctx.Process(target=_run_variant, args=(name, files, overrides,
+                                                              Path(tmp) / f"{name}.parquet", queue))
+                proc.start()
+                runs.setdefault(name, []).append(_wait(proc, queue, name))
+    med = {name: statistics.median(r["seconds"] for r in rs) for name, rs in runs.items()}
+    for name, rs in runs.items():
+        precision, recall, recall_thr = score(rs[-1]["plan"], truth, copies, threshold)
+        ratio = f"{med['local'] / med[name]:.2f}x" if "local" in med else "-"
+        lines.append(f"| {name} | {med[name]:.1f} | {args.rows / med[name]:,.0f} | {ratio} | "
+                     f"{statistics.median(r['cpu_s'] for r in rs):.1f} | {max(r['driver_mb'] for r in rs):,.0f} | "
+                     f"{max(r['workers_mb'] for r in rs):,.0f} | {len(rs[-1]['plan'])} | {precision:.4f} | "
+                     f"{recall:.4f} | {recall_thr:.4f} |")
+    ray_init = [r["init_s"] for r in runs.get("ray", [])]
+    lines += ["", f"Ray start, not in plan s: {statistics.median(ray_init):.1f} s." if ray_init else "",
+              f"vs local: speed relative to the in-process plan (>1 is faster). CPU s: user+system of the driver "
+              f"plus Ray workers during the plan. Load average at end {os.getloadavg()[0]:.1f} "
+              f"(the machine's 2 CPUs were shared with other jobs)."]
     text = "\n".join(lines) + "\n"
     print(text)
     if args.record:

@@ -145,7 +145,8 @@ def _edges_ray(in_files: list[str], bench: list[dict], params: _Params) -> dict:
     if not parts:
         return {name: [] for name in _EDGE_COLUMNS}
     keys = parts[0].union(*parts[1:]) if len(parts) > 1 else parts[0]
-    edges = keys.groupby("part").map_groups(_edges_group, fn_kwargs={"threshold": params.threshold},
+    # As many shuffle partitions as key partitions: Ray's default (200) costs a task each, empty or not.
+    edges = keys.groupby("part", num_partitions=kw["partitions"]).map_groups(_edges_group, fn_kwargs={"threshold": params.threshold},
                                            batch_format="numpy")
     # Only the edges come back to the driver: a few per duplicate, nothing per unique row.
     rows = edges.take_all()
