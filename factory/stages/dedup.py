@@ -132,9 +132,10 @@ def _edges_ray(in_files: list[str], bench: list[dict], params: _Params) -> dict:
     if not ray.is_initialized():
         ray.init()
     # Empty shards (every row dropped upstream) would make blocks of null type that cannot join the others.
-    in_files = [p for p in in_files if pq.ParquetFile(p).metadata.num_rows]  # footers only
-    rows = len(bench) + sum(pq.ParquetFile(p).metadata.num_rows for p in in_files)
-    kw = {"params": params, "partitions": max(1, -(-rows * (params.bands + 1) // _KEYS_PER_GROUP))}
+    sizes = {p: pq.ParquetFile(p).metadata.num_rows for p in in_files}  # footers only
+    in_files = [p for p in in_files if sizes[p]]
+    total = len(bench) + sum(sizes.values())
+    kw = {"params": params, "partitions": max(1, -(-total * (params.bands + 1) // _KEYS_PER_GROUP))}
     parts = []
     if in_files:
         files = ray.data.from_items([{"path": p} for p in in_files], override_num_blocks=len(in_files))
@@ -146,8 +147,8 @@ def _edges_ray(in_files: list[str], bench: list[dict], params: _Params) -> dict:
         return {name: [] for name in _EDGE_COLUMNS}
     keys = parts[0].union(*parts[1:]) if len(parts) > 1 else parts[0]
     # As many shuffle partitions as key partitions: Ray's default (200) costs a task each, empty or not.
-    edges = keys.groupby("part", num_partitions=kw["partitions"]).map_groups(_edges_group, fn_kwargs={"threshold": params.threshold},
-                                           batch_format="numpy")
+    edges = keys.groupby("part", num_partitions=kw["partitions"]).map_groups(
+        _edges_group, fn_kwargs={"threshold": params.threshold}, batch_format="numpy")
     # Only the edges come back to the driver: a few per duplicate, nothing per unique row.
     rows = edges.take_all()
     return {name: [r[name] for r in rows] for name in _EDGE_COLUMNS}

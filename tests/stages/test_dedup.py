@@ -124,7 +124,8 @@ def test_ray_and_local_plans_identical(tmp_path, ray_local, monkeypatch):
     # Small key partitions, so buckets really spread over several map_groups calls (here ~10).
     monkeypatch.setattr(dedup, "_KEYS_PER_GROUP", 2000)
     rows = _synthetic(600, seed=3)
-    files = _write_shards(tmp_path / "signatures", [rows[i : i + 150] for i in range(0, len(rows), 150)])
+    # An empty shard too: every row of it was dropped upstream.
+    files = _write_shards(tmp_path / "signatures", [rows[i : i + 150] for i in range(0, len(rows), 150)] + [[]])
     local = plan_dedup(files, str(tmp_path / "local.parquet"), _cfg(), use_ray=False)
     on_ray = plan_dedup(files, str(tmp_path / "ray.parquet"), _cfg(), use_ray=True)
     assert local["dropped"] == on_ray["dropped"] and local["edges"] == on_ray["edges"]
