@@ -18,11 +18,12 @@ def out_dir(run_dir: str | Path, kind: str) -> Path:
 
 
 def train(cfg, kind: str, data_dir: str | Path, out: Path, model_out: Path | None = None) -> dict:
-    """Train once: skipped when `out/metrics.json` exists (the marker written last by a completed run)."""
+    """Train once: skipped when `out/metrics.json` exists (the marker written last by a completed run), unless
+    `train.resume=false` asks for a fresh run."""
     from factory.train.ray import fit
 
     done = out / "metrics.json"
-    if done.exists():
+    if done.exists() and cfg.train.resume:
         return json.loads(done.read_text())
     return fit(cfg, kind, data_dir, out, model_out)
 

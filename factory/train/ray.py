@@ -229,11 +229,13 @@ class ReportCheckpoints(_trainer_callback_base()):
 
 
 class FaultDrill(_trainer_callback_base()):
-    """`train.fail_at_step=N`: fail every worker right after step N's checkpoint, as a killed job would."""
+    """`train.fail_at_step=N` (N a checkpoint step): fail every worker right after step N's checkpoint is stored,
+    as a killed job would."""
 
     def __init__(self, step: int):
         self.step = step
 
     def on_save(self, args, state, control, **kwargs):
-        if state.global_step >= self.step:
+        # Only at step N itself: a run resumed from N (or restarted by Ray with max_failures) then goes on.
+        if state.global_step == self.step:
             raise RuntimeError(f"train.fail_at_step={self.step}: fault drill after step {state.global_step}")
