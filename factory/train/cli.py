@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from omegaconf import OmegaConf
+
 KINDS = ("sft", "dpo")
 
 
@@ -17,11 +19,35 @@ def out_dir(run_dir: str | Path, kind: str) -> Path:
     return Path(run_dir) / "train" / kind
 
 
+def validate(tcfg) -> None:
+    """Fail before Ray starts, naming the field and value (conf/train/default.yaml or a train.key=value override)."""
+    def check(ok: bool, field: str, expected: str) -> None:
+        if not ok:
+            value = OmegaConf.select(tcfg, field)
+            raise ValueError(f"train.{field}={value!r}: expected {expected} (conf/train/default.yaml)")
+
+    def positive_int(v) -> bool:
+        return isinstance(v, int) and not isinstance(v, bool) and v > 0
+
+    for field in ("num_workers", "cpus_per_worker", "threads_per_worker", "batch_size", "grad_accum",
+                  "max_length", "save_steps", "keep_checkpoints", "lora.r"):
+        check(positive_int(OmegaConf.select(tcfg, field)), field, "a positive integer")
+    for phase in ("sft", "dpo"):
+        p = tcfg[phase]
+        check(isinstance(p.lr, (int, float)) and p.lr > 0, f"{phase}.lr", "a number > 0")
+        check(p.max_steps > 0 or p.epochs > 0, f"{phase}.epochs", f"> 0 (or {phase}.max_steps > 0)")
+    check(tcfg.dpo.beta > 0, "dpo.beta", "a number > 0")
+    f = tcfg.verifier_fraction
+    check(f is None or (isinstance(f, (int, float)) and 0 <= f <= 1), "verifier_fraction", "null or a number in [0, 1]")
+    check(tcfg.fail_at_step is None or positive_int(tcfg.fail_at_step), "fail_at_step", "null or a positive integer")
+
+
 def train(cfg, kind: str, data_dir: str | Path, out: Path, model_out: Path | None = None) -> dict:
     """Train once: skipped when `out/metrics.json` exists (the marker written last by a completed run), unless
     `train.resume=false` asks for a fresh run."""
     from factory.train.ray import fit
 
+    validate(cfg.train)
     done = out / "metrics.json"
     if done.exists() and cfg.train.resume:
         return json.loads(done.read_text())

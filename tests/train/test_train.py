@@ -129,6 +129,13 @@ def test_bad_data_is_named(tmp_path):
         data.load(tmp_path, "sft", None, 0)
 
 
+def test_bad_train_config_is_named(tmp_path):
+    for override, message in (("train.num_workers=0", "train.num_workers=0"), ("train.sft.lr=-1", "train.sft.lr=-1"),
+                              ("train.verifier_fraction=2", "train.verifier_fraction=2")):
+        with pytest.raises(ValueError, match=message):
+            cli.train(load_config([override]), "sft", tmp_path, tmp_path / "out")
+
+
 def test_role_mixture(tmp_path):
     table = data.read_table(data.write_humaneval_demo(tmp_path, "sft", 20), "sft")
     assert data.role_counts(table) == {"solver": 10, "verifier": 10}
