@@ -77,7 +77,7 @@ def test_ray_job_submit_through_the_launcher(cluster, scripted_server, tmp_path)
     assert f"Job '{job_id}' succeeded" in submit.stdout + submit.stderr
     status = subprocess.run(["ray", "job", "status", "--address", cluster.dashboard, job_id], capture_output=True,
                             text=True, timeout=120, env=cluster.env)
-    assert "SUCCEEDED" in status.stdout + status.stderr
+    assert f"Job '{job_id}' succeeded" in status.stdout + status.stderr
     logs = subprocess.run(["ray", "job", "logs", "--address", cluster.dashboard, job_id], capture_output=True,
                           text=True, timeout=120, env=cluster.env).stdout
     assert f"outputs in {run_dir}" in logs and "verification:" in logs
