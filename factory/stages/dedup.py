@@ -94,22 +94,25 @@ class _Params:
         return p
 
 
-def _keys_batch(batch: dict, params: _Params, partitions: int = 1) -> dict:
+def _keys_batch(batch: dict, params: _Params, partitions: int) -> dict:
+    """Key rows for the Ray shuffle: each carries its own copy of the signature, its bucket's partition."""
     perms = minhash.permutations(params.num_perm, params.seed)
     ids = [str(x) for x in batch["problem_id"]]
     texts = ["" if t is None else str(t) for t in batch["problem"]]
-    out = minhash.key_rows(ids, texts, params.shingle, params.bands, perms)
+    out, sigs = minhash.key_rows(ids, texts, params.shingle, params.bands, perms)
+    out["sig"] = sigs[out.pop("row")]
     out["part"] = (out["key"] % np.uint64(partitions)).astype(np.int64)
     return out
 
 
 def _edges_group(group: dict, threshold: float) -> dict:
-    edges = minhash.bucket_edges(group["key"], group["exact"], group["id"], group["sig"], threshold)
+    rows = np.arange(len(group["key"]))
+    edges = minhash.bucket_edges(group["key"], group["exact"], group["id"], rows, group["sig"], threshold)
     return {"a": np.array(edges["a"], dtype=object), "b": np.array(edges["b"], dtype=object),
             "kind": np.array(edges["kind"], dtype=object), "jaccard": np.array(edges["jaccard"], dtype=np.float64)}
 
 
-def _keys_files(batch: dict, params: _Params, partitions: int = 1) -> dict:
+def _keys_files(batch: dict, params: _Params, partitions: int) -> dict:
     """Key rows of whole shard files. Read with pyarrow, not ray.data.read_parquet: the latter needs aiohttp
     whenever fsspec is installed (it is, through `datasets`), and a shard file is already the unit of work."""
     parts = [_keys_batch(pq.read_table(str(path), columns=["problem_id", "problem"]).to_pydict(), params,
@@ -118,12 +121,24 @@ def _keys_files(batch: dict, params: _Params, partitions: int = 1) -> dict:
 
 
 def _edges_local(in_files: list[str], bench: list[dict], params: _Params) -> dict:
-    """The same functions with no Ray: key rows of every file, then one bucketing pass in this process."""
-    parts = [_keys_batch({"problem_id": [r["problem_id"] for r in bench], "problem": [r["problem"] for r in bench]},
-                         params)]
-    parts += [_keys_files({"path": [path]}, params) for path in in_files]
+    """The same functions with no Ray: key rows of every file, then one bucketing pass in this process.
+    Signatures are kept once per problem (key rows point at them), not once per key as on Ray."""
+    perms = minhash.permutations(params.num_perm, params.seed)
+    tables = [pa.Table.from_pylist(bench, schema=pa.schema([("problem_id", pa.string()), ("problem", pa.string())]))]
+    tables += [pq.read_table(path, columns=["problem_id", "problem"]) for path in in_files]
+    parts, sigs, offset = [], [], 0
+    for table in tables:
+        cols = table.to_pydict()
+        texts = ["" if t is None else t for t in cols["problem"]]
+        rows, part_sigs = minhash.key_rows(cols["problem_id"], texts, params.shingle, params.bands, perms)
+        rows["row"] += offset
+        offset += len(texts)
+        parts.append(rows)
+        sigs.append(part_sigs)
     merged = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
-    return _edges_group(merged, params.threshold)
+    edges = minhash.bucket_edges(merged["key"], merged["exact"], merged["id"], merged["row"],
+                                 np.concatenate(sigs), params.threshold)
+    return edges
 
 
 def _edges_ray(in_files: list[str], bench: list[dict], params: _Params) -> dict:

