@@ -26,7 +26,9 @@ def worker_cpus() -> int:
     if "ray" in sys.modules:  # never import Ray just to ask: the local executor and tests run without it
         import ray
 
-        if ray.is_initialized():
+        # Only a worker process (task or actor) has an assignment; the driver, which the local executor runs
+        # in, may have Ray initialized too, and Ray refuses the question there.
+        if ray.is_initialized() and ray.get_runtime_context().worker.mode == ray.WORKER_MODE:
             cpus = ray.get_runtime_context().get_assigned_resources().get("CPU")
             if cpus:
                 return max(1, int(cpus))

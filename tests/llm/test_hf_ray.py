@@ -1,7 +1,12 @@
 """Inside a Ray actor the hf backend takes as many torch threads as Ray gave the actor CPUs, not the machine's."""
 
 def test_threads_follow_the_actor_cpus(ray_local, tiny_path):
+    import os
+
+    from factory.llm.hf import worker_cpus
+
     ray = ray_local
+    assert worker_cpus() == len(os.sched_getaffinity(0))  # the driver has no Ray assignment: no crash either
 
     @ray.remote(num_cpus=1)
     class Worker:
