@@ -1,12 +1,13 @@
 """The hf backend on the tiny model: n replies per prompt, in order, seeded, greedy copies, bad prompts isolated."""
 
 import os
+from types import SimpleNamespace
 
 import pytest
 import torch
 
 from factory.llm import Sampling, make_llm
-from factory.llm.hf import HFLLM, pick_dtype, worker_cpus
+from factory.llm.hf import HFLLM, cpu_threads, pick_dtype, worker_cpus
 
 PROMPTS = [[{"role": "user", "content": "Write a function that adds two numbers." * (i + 1)}] for i in range(5)]
 
@@ -51,8 +52,14 @@ def test_make_llm_builds_hf_with_threads_from_the_worker(tiny_path):
         llm = make_llm({"backend": "hf", "batch_size": 4, "torch_threads": None, "dtype": None, "device": "cpu"},
                        {"source": "local", "path": tiny_path})
         assert isinstance(llm, HFLLM) and llm.batch_size == 4
-        assert torch.get_num_threads() == worker_cpus() == len(os.sched_getaffinity(0))
         assert llm.model.dtype == torch.float32
+        assert torch.get_num_threads() == 1  # hidden 64: one thread, however many CPUs the worker has
+        cpus = len(os.sched_getaffinity(0))
+        assert worker_cpus() == cpus
+        assert cpu_threads(SimpleNamespace(hidden_size=576)) == min(cpus, 2)   # SmolLM2
+        assert cpu_threads(SimpleNamespace(hidden_size=4096)) == min(cpus, 16)  # an 8B model: all it was given
+        HFLLM(tiny_path, torch_threads=2)
+        assert torch.get_num_threads() == 2  # an explicit setting wins
     finally:
         torch.set_num_threads(before)
 

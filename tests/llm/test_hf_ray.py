@@ -1,4 +1,5 @@
-"""Inside a Ray actor the hf backend takes as many torch threads as Ray gave the actor CPUs, not the machine's."""
+"""Inside a Ray actor the hf backend counts the CPUs Ray gave the actor, not the machine's."""
+
 
 def test_threads_follow_the_actor_cpus(ray_local, tiny_path):
     import os
@@ -20,12 +21,13 @@ def test_threads_follow_the_actor_cpus(ray_local, tiny_path):
             import torch
 
             from factory.llm.base import Sampling
+            from factory.llm.hf import worker_cpus
 
             replies = self.llm.generate([[{"role": "user", "content": "hi"}]] * 3, Sampling(n=2, max_tokens=4))
-            return torch.get_num_threads(), [len(r) for r in replies]
+            return worker_cpus(), torch.get_num_threads(), [len(r) for r in replies]
 
     worker = Worker.remote(tiny_path)
-    threads, counts = ray.get(worker.run.remote(), timeout=240)
-    assert threads == 1
+    cpus, threads, counts = ray.get(worker.run.remote(), timeout=240)
+    assert cpus == 1 and threads == 1  # Ray's assignment, not the machine's CPUs
     assert counts == [2, 2, 2]
     ray.kill(worker)
