@@ -24,8 +24,10 @@ def cluster():
     c = LocalCluster()
     try:
         c.start_head(num_cpus=1)
-        c.add_node("gpu", num_cpus=2, num_gpus=1)
-        c.add_node("sandbox", num_cpus=2, resources={"sandbox": 2})
+        # cluster=remote streams the stages, so every stage's actor pool holds its resources at once: four LLM
+        # stages (one fake GPU each), executions and verification (one `sandbox` each).
+        c.add_node("gpu", num_cpus=4, num_gpus=4)
+        c.add_node("sandbox", num_cpus=3, resources={"sandbox": 2})
         yield c
     finally:
         c.stop()
