@@ -61,6 +61,9 @@ def fit(cfg, kind: str, data_dir: str | Path, out_dir: str | Path, model_out: st
               "model_out": str(model_out), "seed": cfg.seed, "env": wandb_env(cfg, out_dir, kind),
               "model": OmegaConf.to_container(cfg.model, resolve=True),
               "train": OmegaConf.to_container(tcfg, resolve=True)}
+    # Reports of an earlier attempt (maybe with another world size) must not mix with this one's.
+    shutil.rmtree(out_dir / "ranks", ignore_errors=True)
+    (out_dir / "ranks").mkdir()
     init_ray(cfg.cluster)
     trainer = TorchTrainer(
         train_loop, train_loop_config=config,
@@ -125,33 +128,33 @@ def train_loop(config: dict) -> None:
     trainer = recipe.make_trainer(resolve_model(config["model"]), dataset, tcfg, scratch,
                                   "wandb" if config["env"] else "none", config["seed"], callbacks)
     recorder = trainer.data_collator = SeenRecorder(trainer.data_collator)
-    checkpoint = ray.train.get_checkpoint()
-    start = time.perf_counter()
-    if checkpoint:
-        with checkpoint.as_directory() as folder:
-            trainer.train(resume_from_checkpoint=folder)
-    else:
-        trainer.train()
-    seconds = time.perf_counter() - start
-    out_dir = Path(config["out_dir"])
-    (out_dir / "ranks").mkdir(parents=True, exist_ok=True)
-    digest = param_digest(trainer.model)  # before save_final: merging LoRA rewrites rank 0's weights in place
-    if rank == 0:
-        save_final(trainer, Path(config["model_out"]), out_dir / "ranks" / "probe.pt")
-    _write_json(out_dir / "ranks" / f"rank_{rank}.json", {
-        "rank": rank, "world_size": world, "global_step": trainer.state.global_step,
-        "resumed_from_step": _resumed_step(checkpoint), "examples": recorder.seen, "tokens": recorder.tokens,
-        "train_seconds": seconds, "param_sha256": digest,
-        "log_history": trainer.state.log_history if rank == 0 else []})
-    ray.train.report({"global_step": trainer.state.global_step})  # every rank: the final barrier
-    shutil.rmtree(scratch, ignore_errors=True)
+    try:
+        start = time.perf_counter()
+        resumed = _train(trainer, ray.train.get_checkpoint())
+        seconds = time.perf_counter() - start
+        out_dir = Path(config["out_dir"])
+        (out_dir / "ranks").mkdir(parents=True, exist_ok=True)
+        digest = param_digest(trainer.model)  # before save_final: merging LoRA rewrites rank 0's weights in place
+        if rank == 0:
+            save_final(trainer, Path(config["model_out"]), out_dir / "ranks" / "probe.pt")
+        _write_json(out_dir / "ranks" / f"rank_{rank}.json", {
+            "rank": rank, "world_size": world, "global_step": trainer.state.global_step, "resumed_from_step": resumed,
+            "examples": recorder.seen, "tokens": recorder.tokens, "train_seconds": seconds, "param_sha256": digest,
+            "log_history": trainer.state.log_history if rank == 0 else []})
+        ray.train.report({"global_step": trainer.state.global_step})  # every rank: the final barrier
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
-def _resumed_step(checkpoint) -> int | None:
+def _train(trainer, checkpoint) -> int | None:
+    """trainer.train(), from `checkpoint` when Ray has one for this run; returns the step it resumed from."""
     if checkpoint is None:
+        trainer.train()
         return None
     with checkpoint.as_directory() as folder:
-        return json.loads((Path(folder) / "trainer_state.json").read_text())["global_step"]
+        step = json.loads((Path(folder) / "trainer_state.json").read_text())["global_step"]
+        trainer.train(resume_from_checkpoint=folder)
+    return step
 
 
 def save_final(trainer, model_out: Path, probe_path: Path) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 
 def common_args(tcfg: Any, phase: Any, output_dir: str, report_to: str, seed: int) -> dict:
     """TrainingArguments shared by SFT and DPO: what the CPU and the Ray glue need, the rest from config."""
-    return dict(
+    args = dict(
         output_dir=output_dir,
         per_device_train_batch_size=tcfg.batch_size,
         gradient_accumulation_steps=tcfg.grad_accum,
@@ -30,11 +30,20 @@ def common_args(tcfg: Any, phase: Any, output_dir: str, report_to: str, seed: in
         data_seed=seed,
         use_cpu=not tcfg.use_gpu,
         bf16=bool(tcfg.use_gpu and tcfg.bf16),   # TRL turns bf16 on by default; CPUs here train in fp32
-        gradient_checkpointing=False,  # on by default in TRL: ~20% slower, and pointless for small CPU models
         dataloader_num_workers=0,      # one torch thread per worker already; forked loaders only add startup
         disable_tqdm=True,
         save_only_model=False,         # optimizer, scheduler and RNG state too: resume must be exact
     )
+    # On by default in TRL: ~20% slower, and pointless for small CPU models. transformers 5 renamed the argument.
+    args[_checkpointing_arg()] = False
+    return args
+
+
+def _checkpointing_arg() -> str:
+    from transformers import TrainingArguments
+
+    fields = TrainingArguments.__dataclass_fields__
+    return "activation_checkpointing" if "activation_checkpointing" in fields else "gradient_checkpointing"
 
 
 def lora_config(tcfg: Any):
