@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -73,7 +75,12 @@ def _killing(stage, victim: str, flag: Path):
 
 
 def _rows(folder: Path, key: str = "problem_id") -> list[dict]:
-    return sorted(pq.read_table(folder).to_pylist(), key=lambda r: (r[key], str(r.get("role"))))
+    """Rows sorted by id; a verdict's cpu_ms is a measurement, not an outcome, so it is left out of comparisons."""
+    rows = pq.read_table(folder).to_pylist()
+    for r in rows:
+        for v in r.get("verdicts") or []:
+            v.pop("cpu_ms")
+    return sorted(rows, key=lambda r: (r[key], str(r.get("role")), str(r.get("prompt")), str(r.get("chosen"))))
 
 
 @pytest.mark.slow
@@ -129,34 +136,48 @@ def _kill_run(proc: subprocess.Popen, ray_tmp: Path) -> None:
                 pass
 
 
+@pytest.fixture
+def ray_tmp():
+    """Fresh short folders for the runs' Ray files (socket paths must stay below 108 bytes), removed after."""
+    made = []
+
+    def make() -> Path:
+        made.append(Path(tempfile.mkdtemp(prefix="rk", dir="/tmp")))
+        return made[-1]
+
+    yield make
+    for path in made:
+        shutil.rmtree(path, ignore_errors=True)
+
+
 @pytest.mark.slow
-def test_driver_killed_mid_run_resumes_to_the_same_rows(tmp_path):
+def test_driver_killed_mid_run_resumes_to_the_same_rows(tmp_path, ray_tmp):
     from tests.scripted_model import ScriptedServer
 
-    def finish(run_dir: Path, name: str) -> None:
+    def finish(run_dir: Path) -> None:
         server = ScriptedServer()
         try:
-            proc = _generate(run_dir, server.url, tmp_path / name)
+            proc = _generate(run_dir, server.url, ray_tmp())
             out, _ = proc.communicate(timeout=900)
             assert proc.returncode == 0, out[-3000:]
         finally:
             server.close()
 
-    finish(tmp_path / "clean", "rt0")
+    finish(tmp_path / "clean")
     killed = tmp_path / "killed"
-    server = ScriptedServer()
+    server, ray_tmp = ScriptedServer(), ray_tmp()
     try:
-        proc = _generate(killed, server.url, tmp_path / "rt1")
+        proc = _generate(killed, server.url, ray_tmp)
         deadline = time.time() + 600
         # Mid-run: some solutions shards done, the run not finished.
         while not list((killed / "solutions" / "_completions").glob("shard-*")):
             assert proc.poll() is None and time.time() < deadline, "run ended before it could be killed"
             time.sleep(0.2)
-        _kill_run(proc, tmp_path / "rt1")
+        _kill_run(proc, ray_tmp)
     finally:
         server.close()
     assert not stage_done(killed / "dpo")
-    finish(killed, "rt2")
+    finish(killed)
     for stage in STAGES:
         key = "problem_id"
         clean, resumed = _rows(tmp_path / "clean" / stage, key), _rows(killed / stage, key)
