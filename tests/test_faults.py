@@ -165,15 +165,15 @@ def test_driver_killed_mid_run_resumes_to_the_same_rows(tmp_path, ray_tmp):
 
     finish(tmp_path / "clean")
     killed = tmp_path / "killed"
-    server, ray_tmp = ScriptedServer(), ray_tmp()
+    server, killed_tmp = ScriptedServer(), ray_tmp()
     try:
-        proc = _generate(killed, server.url, ray_tmp)
+        proc = _generate(killed, server.url, killed_tmp)
         deadline = time.time() + 600
         # Mid-run: some solutions shards done, the run not finished.
         while not list((killed / "solutions" / "_completions").glob("shard-*")):
             assert proc.poll() is None and time.time() < deadline, "run ended before it could be killed"
             time.sleep(0.2)
-        _kill_run(proc, ray_tmp)
+        _kill_run(proc, killed_tmp)
     finally:
         server.close()
     assert not stage_done(killed / "dpo")
