@@ -94,11 +94,12 @@ def band_keys(sigs: np.ndarray, bands: int) -> np.ndarray:
 def key_rows(ids: list[str], texts: list[str], shingle_size: int, bands: int,
              perms: tuple[np.ndarray, np.ndarray]) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """One row per (problem, key): `bands` band keys plus the exact key, each with the id and the row index of
-    its signature; and the (len(texts), num_perm) signatures. The signatures are not repeated per key here:
+    its signature; and the (len(texts), num_perm) low-byte signatures. They are not repeated per key here:
     only the Ray path, whose buckets meet on other workers, needs a copy on every key row."""
     sigs = signatures(texts, shingle_size, perms)
+    keys_of_bands = band_keys(sigs, bands)
     exact_col = np.fromiter((exact_key(t) for t in texts), dtype=np.uint64, count=len(texts))
-    keys = np.concatenate([band_keys(sigs, bands), exact_col[:, None]], axis=1)
+    keys = np.concatenate([keys_of_bands, exact_col[:, None]], axis=1)
     per = bands + 1
     rows = {
         "key": keys.reshape(-1),
@@ -106,7 +107,18 @@ def key_rows(ids: list[str], texts: list[str], shingle_size: int, bands: int,
         "id": np.repeat(np.asarray(ids, dtype=object), per),
         "row": np.repeat(np.arange(len(ids), dtype=np.int64), per),
     }
-    return rows, sigs
+    return rows, low_bits(sigs)
+
+
+def low_bits(sigs: np.ndarray) -> np.ndarray:
+    """b-bit minwise hashing (Li and Koenig, b=8): the low byte of each value is enough to estimate Jaccard
+    (see `jaccard`) and is 4x smaller on every key row the Ray shuffle moves. Band keys use the full values."""
+    return (sigs & 0xFF).astype(np.uint8)
+
+
+def jaccard(x: np.ndarray, y: np.ndarray) -> float:
+    """Jaccard estimate from two low-byte signatures: unequal values still agree by chance 1/256 of the time."""
+    return max(0.0, (float(np.mean(x == y)) - 1 / 256) / (1 - 1 / 256))
 
 
 def rank(pid: str) -> tuple[int, str]:
@@ -130,7 +142,7 @@ def bucket_edges(keys: np.ndarray, exact: np.ndarray, ids: np.ndarray, rows: np.
         for m in members:
             if ids[m] == ids[root]:
                 continue
-            j = 1.0 if exact[m] else float(np.mean(sigs[rows[m]] == sigs[rows[root]]))
+            j = 1.0 if exact[m] else jaccard(sigs[rows[m]], sigs[rows[root]])
             if exact[m] or j >= threshold:
                 out["a"].append(ids[m])
                 out["b"].append(ids[root])
