@@ -33,6 +33,19 @@ def cluster():
         c.stop()
 
 
+@pytest.fixture(scope="module")
+def head_only():
+    """`ray start --head` alone, offering the sandbox resource. Apart from the multi-node cluster because nodes on
+    one machine share the session folder, where each node's runtime-env agent unpacks the job's working_dir into
+    the same path: a second node's unpacking can pull files away under the running driver."""
+    c = LocalCluster()
+    try:
+        c.start_head(num_cpus=4, resources={"sandbox": 2})
+        yield c
+    finally:
+        c.stop()
+
+
 def _llm(server, **extra):
     return ["llm=openai", f"llm.base_url={server.url}", "llm.api_key_env=null", "model=tiny", "num_problems=12",
             "shard_size=4", "wandb.enabled=false", *[f"{k}={v}" for k, v in extra.items()]]
@@ -69,7 +82,8 @@ def test_each_stage_lands_only_on_nodes_offering_what_it_asked_for(cluster, scri
     assert any(r["trusted"] for r in pq.read_table(tmp_path / "run" / "verification").to_pylist())
 
 
-def test_ray_job_submit_through_the_launcher(cluster, scripted_server, tmp_path):
+def test_ray_job_submit_through_the_launcher(head_only, scripted_server, tmp_path):
+    cluster = head_only
     job_id = f"smoke-{uuid.uuid4().hex[:8]}"
     run_dir = tmp_path / "run"
     env = {**cluster.env, "RAY_ADDRESS": cluster.dashboard, "FACTORY_JOB_ID": job_id}
