@@ -23,7 +23,8 @@ EXACT = "Reverse the words of a sentence; keep the punctuation of each word."
 
 def _humaneval0_reworded() -> str:
     doc = read_problems()["HumanEval/0"]["prompt"].split('"""')[1]
-    reworded = doc.replace("Check if in given list", "Check whether in a given list").replace("are any", "there are any")
+    reworded = doc.replace("Check if in given list", "Check whether in a given list")
+    reworded = reworded.replace("are any", "there are any")
     assert reworded != doc
     return reworded
 
