@@ -1,6 +1,6 @@
 """SFT throughput: plain single-process TRL vs Ray Train with 1 and 2 workers, on the same data, in one run.
 
-    python benchmarks/train.py [--model tiny|smollm2-135m] [--rows 64] [--repeats 1] [--out docs/perf/train.md]
+    python benchmarks/train.py [--models tiny,smollm2-135m] [--rows 32] [--repeats 1] [--out docs/perf/train.md]
 
 Tokens are the token ids of the rows each rank trained on (prompt + completion, no padding). Steady state is
 tokens / seconds inside `trainer.train()`; Ray Train's start-up (worker group, process group, imports, model and
@@ -48,10 +48,44 @@ def ray_fit(cfg, data_dir: Path, out: Path) -> dict:
             "startup_seconds": m["fit_seconds"] - m["train_seconds"], "steps": m["steps"]}
 
 
+def bench_model(model: str, rows: int, repeats: int, root: Path) -> str:
+    from factory.config import load_config
+    from factory.executors.ray_data import init_ray
+    from factory.train.data import write_humaneval_demo
+
+    data_dir = write_humaneval_demo(root / "sft", "sft", rows)
+    base = [f"model={model}", f"run_dir={root}", "wandb.enabled=false", "train.batch_size=4",
+            "train.save_steps=100000", "train.sft.epochs=1", "train.resume=false"]
+    results: dict[str, list[dict]] = {"plain TRL (1 process)": [], "Ray Train, 1 worker": [],
+                                      "Ray Train, 2 workers": []}
+    start = time.perf_counter()
+    init_ray(load_config(base).cluster)  # a no-op after the first model
+    ray_init = time.perf_counter() - start
+    for r in range(repeats):
+        results["plain TRL (1 process)"].append(plain_trl(load_config(base), data_dir, root / f"{model}-plain{r}"))
+        for n in (1, 2):
+            cfg = load_config(base + [f"train.num_workers={n}"])
+            key = f"Ray Train, {n} worker{'s' if n > 1 else ''}"
+            results[key].append(ray_fit(cfg, data_dir, root / f"{model}-w{n}-{r}"))
+
+    fields = ("tokens", "train_seconds", "startup_seconds", "steps")
+    med = {k: {f: statistics.median(x[f] for x in v) for f in fields} for k, v in results.items()}
+    baseline = med["plain TRL (1 process)"]["tokens"] / med["plain TRL (1 process)"]["train_seconds"]
+    lines = [f"## model={model}: {rows} HumanEval rows, batch 4 per worker, 1 epoch, {os.cpu_count()} CPUs, "
+             f"median of {repeats}", "", f"`ray.init`: {ray_init:.1f} s (once per process, not counted below)", "",
+             "| setup | steps | tokens | train s | tokens/s (steady) | vs plain TRL | start-up s |",
+             "|---|---|---|---|---|---|---|"]
+    for k, m in med.items():
+        tps = m["tokens"] / m["train_seconds"]
+        lines.append(f"| {k} | {m['steps']:.0f} | {m['tokens']:.0f} | {m['train_seconds']:.2f} | {tps:.0f} | "
+                     f"{tps / baseline:.2f}x | {m['startup_seconds']:.1f} |")
+    return "\n".join(lines) + "\n"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--model", default="tiny")
-    ap.add_argument("--rows", type=int, default=64)
+    ap.add_argument("--models", default="tiny,smollm2-135m")
+    ap.add_argument("--rows", type=int, default=32)
     ap.add_argument("--repeats", type=int, default=1)
     ap.add_argument("--out", default="docs/perf/train.md")
     a = ap.parse_args()
@@ -60,41 +94,13 @@ def main() -> None:
 
     import ray
 
-    from factory.config import load_config
-    from factory.executors.ray_data import init_ray
-    from factory.train.data import write_humaneval_demo
-
     root = Path(tempfile.mkdtemp(prefix="bench-train-"))
-    data_dir = write_humaneval_demo(root / "sft", "sft", a.rows)
-    base = [f"model={a.model}", f"run_dir={root}", "wandb.enabled=false", "train.batch_size=4",
-            "train.save_steps=100000", "train.sft.epochs=1", "train.resume=false"]
-    results: dict[str, list[dict]] = {"plain TRL (1 process)": [], "Ray Train, 1 worker": [],
-                                      "Ray Train, 2 workers": []}
-    start = time.perf_counter()
-    init_ray(load_config(base).cluster)
-    ray_init = time.perf_counter() - start
-    for r in range(a.repeats):
-        results["plain TRL (1 process)"].append(plain_trl(load_config(base), data_dir, root / f"plain{r}"))
-        for n in (1, 2):
-            cfg = load_config(base + [f"train.num_workers={n}"])
-            results[f"Ray Train, {n} worker{'s' if n > 1 else ''}"].append(ray_fit(cfg, data_dir, root / f"w{n}-{r}"))
+    sections = [bench_model(m, a.rows, a.repeats, root / m) for m in a.models.split(",")]
     ray.shutdown()
-
-    med = {k: {f: statistics.median(x[f] for x in v) for f in ("tokens", "train_seconds", "startup_seconds",
-                                                               "steps")} for k, v in results.items()}
-    baseline = med["plain TRL (1 process)"]["tokens"] / med["plain TRL (1 process)"]["train_seconds"]
-    lines = [f"# SFT throughput: plain TRL vs Ray Train (model={a.model}, {a.rows} HumanEval rows, batch 4 per "
-             f"worker, 1 epoch, {os.cpu_count()} CPUs, median of {a.repeats})", "",
-             f"`ray.init`: {ray_init:.1f} s (once per process, not counted below)", "",
-             "| setup | steps | tokens | train s | tokens/s (steady) | vs plain TRL | start-up s |",
-             "|---|---|---|---|---|---|---|"]
-    for k, m in med.items():
-        tps = m["tokens"] / m["train_seconds"]
-        lines.append(f"| {k} | {m['steps']:.0f} | {m['tokens']:.0f} | {m['train_seconds']:.2f} | {tps:.0f} | "
-                     f"{tps / baseline:.2f}x | {m['startup_seconds']:.1f} |")
-    lines += ["", "start-up: plain TRL = data + model + trainer construction; Ray Train = fit() wall time minus "
-              "train() (worker group, process group, imports, data, model, final save and report)."]
-    text = "\n".join(lines) + "\n"
+    text = ("# SFT throughput: plain TRL vs Ray Train (`python benchmarks/train.py`)\n\n" + "\n".join(sections) +
+            "\nstart-up: plain TRL = data + model + trainer construction (imports already paid in-process); "
+            "Ray Train = fit() wall time minus train(): worker group, process group, imports, data, model, final "
+            "save and report.\n")
     print(text)
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
     Path(a.out).write_text(text)
