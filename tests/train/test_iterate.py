@@ -3,8 +3,8 @@
 Generation talks to the scripted "competent model" (tests/scripted_model.py, over the OpenAI API) because no model
 that runs here writes code that agrees with its own tests, and with no agreeing pairs there is nothing to train on.
 Everything else is real: the pipeline, the sandbox, verification with the earlier iteration's suites, and SFT/DPO
-of the tiny model on 2 Ray Train workers. The scripted server records which model each request named, which shows
-that iteration 1 generated with iteration 0's trained model.
+of the tiny model on 2 Ray Train workers. A recording proxy in front of the scripted server keeps the model each
+request named, which shows that iteration 1 asked for iteration 0's trained model.
 """
 
 import json
@@ -82,3 +82,20 @@ def test_iterate_two_iterations_each_model_generates_the_next(tmp_path, recordin
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-4000:]
     assert (run_dir / "iter_1" / "iteration.json").stat().st_mtime == before
+
+
+@pytest.mark.slow
+def test_iterate_tiny_hf_completes_when_nothing_agrees(tmp_path):
+    """The README form on the random tiny model (hf backend): no agreeing pairs, so training is skipped with a
+    reason and the model carries over; the loop still completes and reports every iteration."""
+    run_dir = tmp_path / "run"
+    out = subprocess.run([sys.executable, "-m", "factory.cli", "iterate", "iterations=2", "model=tiny",
+                          "num_problems=4", f"run_dir={run_dir}", "wandb.enabled=false"],
+                         capture_output=True, text=True, timeout=1200)
+    assert out.returncode == 0, out.stderr[-4000:]
+    reports = json.loads((run_dir / "iterations.json").read_text())
+    assert [r["iteration"] for r in reports] == [0, 1]
+    for r in reports:
+        assert r["train"] == {"sft": {"skipped": "no sft rows"}, "dpo": {"skipped": "no dpo rows"}}
+        assert r["next_model"] is None and r["generator"] == "preset:tiny"
+    assert "vs_previous" in reports[1] and (run_dir / "iter_1" / "verification" / "_SUCCESS").exists()
