@@ -45,10 +45,10 @@ def make_llm(llm_cfg: Any, model_cfg: Any) -> LLM:
 
 
 def _served_name(llm_cfg: Any, model_cfg: Any) -> str:
-    # An endpoint serves a model under a name of its own; a hub preset's path (Qwen/...) is what `vllm serve`
-    # uses by default, so that is the best guess when llm.model is not set.
+    # An endpoint serves a model under a name of its own; `vllm serve PATH` uses PATH (a hub id or a local
+    # folder) by default, so that is the best guess when llm.model is not set.
     if llm_cfg.get("model"):
         return str(llm_cfg.get("model"))
-    if model_cfg.get("source") == "hub" and model_cfg.get("path"):
+    if model_cfg.get("source") in ("hub", "local") and model_cfg.get("path"):
         return str(model_cfg.get("path"))
     return str(model_cfg.get("name"))

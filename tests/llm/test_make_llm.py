@@ -25,6 +25,13 @@ def test_openai_from_the_composed_config(monkeypatch):
     assert make_llm(cfg.llm, cfg.model).model == "served"
 
 
+def test_openai_local_folder_is_served_under_its_path(tmp_path):
+    # `vllm serve /a/folder` answers to the folder path: a trained model of `factory iterate` is one.
+    (tmp_path / "config.json").write_text("{}")
+    cfg = load_config(["llm=openai", f"model={tmp_path}", "llm.api_key_env=null"])
+    assert make_llm(cfg.llm, cfg.model).model == str(tmp_path)
+
+
 def test_every_llm_preset_has_the_placement_keys():
     for backend in ("hf", "vllm", "openai"):
         llm = load_config([f"llm={backend}"]).llm
