@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         cfg = load_config([a for a in rest if "=" in a])
         return int(importlib.import_module(COMMANDS[command]).main(cfg, args) or 0)
-    except (ConfigError, FileNotFoundError, ValueError) as err:
+    except (ConfigError, OSError, ValueError) as err:
         # Bad input is the user's to fix: one clear line, no traceback (FACTORY_DEBUG=1 shows it).
         if os.environ.get("FACTORY_DEBUG"):
             raise

@@ -142,7 +142,11 @@ def generate(cfg) -> dict:
     else:
         write_seeds(cfg, run_dir)
         run(cfg, start="problems")
-    return summarize(run_dir)
+    summary = summarize(run_dir)
+    if cfg.wandb.enabled:
+        from factory.report.wandb import log_run
+        log_run(cfg, run_dir, summary)
+    return summary
 
 
 def main(cfg, args: list[str]) -> int:

@@ -219,8 +219,6 @@ def test_a_file_where_a_folder_should_be(tmp_path):
     assert stats["rows_out"] == 2 and "skipped" not in stats and is_done(out, shards[0])
 
 
-@pytest.mark.xfail(strict=True, reason="factory/cli.py catches ConfigError and FileNotFoundError only; an OSError "
-                                       "such as FileExistsError prints a traceback (patch in the issue 7 report)")
 def test_run_dir_that_is_a_file_is_a_clear_error(tmp_path):
     run_dir = tmp_path / "run"
     run_dir.write_text("a file")
