@@ -16,7 +16,6 @@ import sys
 from pathlib import Path
 
 import pyarrow.parquet as pq
-from omegaconf import open_dict
 
 from factory.executors.shards import mark_stage_done, read_stats, shard_name, stage_done, write_json, write_shard
 from factory.schema import TESTS
@@ -149,10 +148,8 @@ def main(cfg, args: list[str]) -> int:
     from factory import pipeline
     from factory.config import save_config
 
-    if cfg.verify.rule == "strict" and (float(cfg.verify.tau) < 1.0 or cfg.verify.rejected != "random"):
-        with open_dict(cfg):
-            cfg.verify.rule = "relaxed"
-        print(f"verify.tau={cfg.verify.tau} verify.rejected={cfg.verify.rejected}: using verify.rule=relaxed")
+    # verify.tau < 1 or a rejected strategy already switched verify.rule to relaxed (factory.config.validate).
+    print(f"verify.rule={cfg.verify.rule} verify.tau={cfg.verify.tau} verify.rejected={cfg.verify.rejected}")
     run_dir = Path(cfg.run_dir)
     try:
         n = write_inputs(Path(args[0]), run_dir, int(cfg.shard_size))

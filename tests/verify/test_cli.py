@@ -33,7 +33,7 @@ def test_verify_jsonl_relaxed_end_to_end(tmp_path, capsys):
     assert factory(["verify", str(src), f"run_dir={run}", "executor=local", "verify.tau=0.7",
                     "verify.rejected=lowest"]) == 0
     printed = capsys.readouterr().out
-    assert "using verify.rule=relaxed" in printed and "2/2 problems trusted" in printed
+    assert "verify.rule=relaxed" in printed and "2/2 problems trusted" in printed
     rows = {r["problem_id"]: r for r in pq.read_table(run / "verification").to_pylist()}
     assert rows["HumanEval_63"]["chosen_solution_ids"] == ["HumanEval_63/s0", "HumanEval_63/s3"]
     assert rows["HumanEval_63"]["rejected_solution_ids"] == ["HumanEval_63/s1"]
