@@ -29,11 +29,10 @@ DEFAULTS = Path(__file__).resolve().parents[2] / "conf" / "eval" / "default.yaml
 
 
 def eval_config(cfg: DictConfig) -> DictConfig:
-    """conf/eval/default.yaml under whatever `eval.` the composed config carries (until the defaults list
-    names the group, `++eval.key=value` overrides land here too), validated: errors name the field."""
+    """The composed `eval` group (conf/eval/default.yaml plus overrides), validated: errors name the field."""
     from factory.config import ConfigError
 
-    ev = OmegaConf.merge(OmegaConf.load(DEFAULTS), OmegaConf.select(cfg, "eval", default=None) or {})
+    ev = cfg.eval
     for field in ("num_samples", "mutants", "max_gold_tests", "num_inputs", "num_outputs", "max_tokens",
                   "batch_size", "output_max_tokens"):
         value = ev[field]
