@@ -19,7 +19,9 @@ import secrets
 import shutil
 import socket
 import tarfile
+import time
 import weakref
+import zlib
 from pathlib import Path
 
 from factory.sandbox.base import Sandbox, SandboxUnavailable, WorkerLost, WorkerProcess
@@ -98,9 +100,12 @@ class DockerSandbox(Sandbox):
 
     def _container(self, slot: int):
         mem = int(self.cfg.get("memory_mb", 512)) + 256
+        # A uid per container: RLIMIT_NPROC counts a uid's processes across every container on the host, so with
+        # one shared uid a fork bomb in one container made fork() fail (EAGAIN) in the others.
+        uid = 200000 + zlib.crc32(f"{self.session}/{slot}/{time.time_ns()}".encode()) % 1_000_000
         return self.client.containers.run(
             self.image, ["sandbox-python", "-I", HARNESS, "reaper", str(self.cfg.get("idle_exit_s", 120))],
-            detach=True, auto_remove=True, network_mode="none", read_only=True, user="10001:10001",
+            detach=True, auto_remove=True, network_mode="none", read_only=True, user=f"{uid}:{uid}",
             tmpfs={"/tmp": f"rw,nosuid,nodev,size={int(self.cfg.get('tmp_mb', 64))}m,mode=1777"},
             mem_limit=f"{mem}m", memswap_limit=f"{mem}m", pids_limit=int(self.cfg.get("max_processes", 32)) + 16,
             cap_drop=["ALL"], security_opt=["no-new-privileges"], environment={},

@@ -172,21 +172,36 @@ def kill_others(cfg: dict) -> None:
     if not cfg["private_pids"]:
         return
     keep = {1, os.getpid()}
-    for _ in range(200):
-        alive = []
+    # Wait for zombies too: until PID 1 reaps them they still count against RLIMIT_NPROC and the pids limit,
+    # and the next run's fork() would fail with EAGAIN, a verdict the next solution did not earn.
+    deadline = time.monotonic() + 5.0
+    while time.monotonic() < deadline:
+        left = 0
         for name in os.listdir("/proc"):
             if name.isdigit() and int(name) not in keep:
+                left += 1
                 try:
                     with open(f"/proc/{name}/stat") as f:
-                        if f.read().rsplit(")", 1)[1].split()[0] == "Z":
-                            continue
-                    os.kill(int(name), signal.SIGKILL)
-                    alive.append(name)
+                        if f.read().rsplit(")", 1)[1].split()[0] != "Z":
+                            os.kill(int(name), signal.SIGKILL)
                 except (OSError, IndexError):
                     pass
-        if not alive:
+        if not left and _pids_released():
             return
         time.sleep(0.005)
+
+
+def _pids_released() -> bool:
+    """True once the pids cgroup we can see (Docker) no longer charges the killed tasks: the kernel releases them
+    a little after they are reaped, and until then the next run's fork() fails with EAGAIN."""
+    for path in ("/sys/fs/cgroup/pids/pids.current", "/sys/fs/cgroup/pids.current"):
+        try:
+            with open(path) as f:
+                current = int(f.read())
+        except (OSError, ValueError):
+            continue
+        return current <= len(os.listdir("/proc/1/task")) + len(os.listdir("/proc/self/task"))
+    return True
 
 
 def clean_workdir(cfg: dict) -> None:
@@ -357,4 +372,4 @@ def reaper_main() -> None:
             last_busy = time.monotonic()
         elif time.monotonic() - last_busy > idle:
             os._exit(0)
-        time.sleep(0.2)
+        time.sleep(0.02)  # workers wait for zombies to be reaped before the next run: keep that wait short
