@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import ast
 import hashlib
-import json
 import random
 import sysconfig
 import textwrap
@@ -17,6 +16,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from factory.jsonl import read_jsonl
 from factory.schema import SEEDS
 from factory.stages.base import Stage
 
@@ -59,13 +59,7 @@ def _file_snippets(path: Path) -> list[dict]:
     if path.suffix == ".parquet":
         rows = pq.read_table(path).to_pylist()
     else:
-        rows = []
-        for n, line in enumerate(path.read_text().splitlines(), 1):
-            if line.strip():
-                try:
-                    rows.append(json.loads(line))
-                except json.JSONDecodeError as err:
-                    raise ValueError(f"{path}:{n}: not JSON ({err.msg})") from None
+        rows = [row for _, row in read_jsonl(path)]
     col = next((c for c in ("seed", "code", "content") if rows and c in rows[0]), None)
     if col is None:
         raise ValueError(f"{path}: no `seed`, `code` or `content` column in the rows")

@@ -18,6 +18,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from factory.executors.shards import mark_stage_done, read_stats, shard_name, stage_done, write_json, write_shard
+from factory.jsonl import read_jsonl
 from factory.schema import TESTS
 from factory.stages.base import Stage
 from factory.verify.vote import majority
@@ -42,18 +43,7 @@ def read_rows(path: Path) -> list[tuple[int, dict]]:
         raise InputError(f"{path}: no such file")
     if path.suffix == ".parquet":
         return list(enumerate(pq.read_table(path).to_pylist(), start=1))
-    rows = []
-    for n, line in enumerate(path.read_text().splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as err:
-            raise InputError(f"{path}:{n}: not valid JSON ({err.msg})") from err
-        if not isinstance(row, dict):
-            raise InputError(f"{path}:{n}: expected a JSON object, got {type(row).__name__}")
-        rows.append((n, row))
-    return rows
+    return read_jsonl(path, InputError)
 
 
 def to_tests_row(row: dict, where: str) -> dict:
