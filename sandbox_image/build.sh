@@ -10,8 +10,7 @@ TAG=${2:-factory-sandbox:latest}
 CTX=$(mktemp -d)
 trap 'rm -rf "$CTX"' EXIT
 cp "$HERE/Dockerfile" "$CTX/"
-cp "$HERE/../factory/sandbox/harness.py" "$HERE/../factory/sandbox/harness_child.py" \
-   "$HERE/../factory/sandbox/harness_worker.py" "$CTX/"
+cp "$HERE"/../factory/sandbox/harness*.py "$CTX/"
 SHA=$(cat "$CTX"/harness*.py | sha256sum | cut -c1-16)
 docker build -q --build-arg BASE="$BASE" --build-arg HARNESS_SHA="$SHA" -t "$TAG" "$CTX"
 echo "built $TAG from $BASE (harness $SHA)"

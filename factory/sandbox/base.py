@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import queue
+import random
 import secrets
 import select
 import subprocess
@@ -104,9 +105,15 @@ class Sandbox:
         self.retries = int(cfg.get("retries", 3))
         self.recycle_after = int(cfg.get("recycle_after", 1000))
         self.num_workers = int(cfg.get("workers") or os.cpu_count() or 1)
+        self.assert_mode = str(cfg.get("assert_mode", "replay"))
         if self.timeout <= 0:
             raise ValueError(f"sandbox.timeout must be > 0 CPU seconds, got {self.timeout}")
+        if self.assert_mode not in ("replay", "live"):
+            raise ValueError(f"sandbox.assert_mode must be 'replay' or 'live', got {self.assert_mode!r}")
         self._workers: list[WorkerProcess | None] = [None] * self.num_workers
+        # Workers pin themselves to CPU (slot + offset) mod n; a random offset per executor spreads several
+        # executors on one node (Ray actors) over its CPUs.
+        self.pin_offset = random.randrange(1 << 16) if cfg.get("pin_cpus", True) else None
         self.latencies: list[float] = []
 
     def limits(self, **extra) -> dict:
@@ -114,7 +121,11 @@ class Sandbox:
         return {"timeout": self.timeout, "wall_factor": self.wall_factor,
                 "memory_mb": int(cfg.get("memory_mb", 512)), "output_cap": int(cfg.get("output_limit_kb", 1024)) * 1024,
                 "processes": int(cfg.get("max_processes", 32)), "open_files": int(cfg.get("max_open_files", 64)),
-                "file_mb": int(cfg.get("max_file_mb", 16)), **extra}
+                "file_mb": int(cfg.get("max_file_mb", 16)), "assert_mode": self.assert_mode, **extra}
+
+    def limits_for(self, slot: int, **extra) -> dict:
+        cpu = None if self.pin_offset is None else self.pin_offset + slot
+        return self.limits(cpu=cpu, **extra)
 
     def _start(self, slot: int) -> WorkerProcess:
         raise NotImplementedError

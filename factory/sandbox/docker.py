@@ -117,7 +117,7 @@ class DockerSandbox(Sandbox):
             self.containers[slot] = self._container(slot)
         argv = [self.cli, "exec", "-i", self.containers[slot].id, "sandbox-python", "-I", HARNESS, "worker"]
         try:
-            return WorkerProcess(argv, dict(os.environ), self.limits(uid=None, workdir="/tmp", private_pids=True))
+            return WorkerProcess(argv, dict(os.environ), self.limits_for(slot, uid=None, workdir="/tmp", private_pids=True))
         except WorkerLost:
             _remove(self.containers.pop(slot))
             raise

@@ -68,6 +68,20 @@ def to_literal(value, depth: int = 0) -> str:
     raise Unserializable(f"{t.__module__}.{t.__qualname__}")
 
 
+def copy_plain(value):
+    """A fresh copy of data that to_literal accepted; equal to parse_literal(to_literal(value)), without a parse."""
+    t = _type(value)
+    if t is list:
+        return [copy_plain(v) for v in value]
+    if t is tuple:
+        return tuple(copy_plain(v) for v in value)
+    if t is dict:
+        return {copy_plain(k): copy_plain(v) for k, v in value.items()}
+    if t in (set, frozenset):
+        return t(copy_plain(v) for v in value)
+    return value  # immutable: None, bool, int, float, str, bytes
+
+
 def parse_literal(text: str):
     """Inverse of to_literal; also accepts any ast.literal_eval literal. Raises ValueError on anything else."""
     try:

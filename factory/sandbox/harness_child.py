@@ -1,10 +1,13 @@
 """The forked child that runs untrusted code (inside the sandbox). Standard library only.
 
 It drops privileges and sets its limits before it even receives its job, then answers in plain data only:
-  io     run the solution's module code, call entry_point(*inputs) once, send the return value as a literal.
-  serve  run the module code, send a summary of its top-level names, then answer calls from the worker (which
-         runs the assertion tests) until the worker kills it.
-Nothing it sends can become a pass by itself: for io the host compares values, for serve the worker does.
+  io      run the solution's module code, call entry_point(*inputs) once, send the return value as a literal.
+  replay  run the module code and the assertion tests, recording every call of a solution function as plain
+          data; send the summary of its top-level names and that transcript (harness_assert.py).
+  live    run the module code, send the summary, then answer calls from the worker (which runs the assertion
+          tests) until the worker kills it.
+Nothing it sends can become a pass by itself: for io the host compares values, for the others the worker runs
+the tests and compares.
 """
 
 from __future__ import annotations
@@ -15,9 +18,11 @@ import resource
 import sys
 import types
 
-from harness import SOLUTION_FILE, Unserializable, _exit, _type, _write, parse_literal, read_frame, to_literal, write_frame
+from harness import (SOLUTION_FILE, Unserializable, _exit, _type, _write, copy_plain, parse_literal, read_frame,
+                     to_literal, write_frame)
+from harness_assert import answer, call_record, run_tests, test_namespace
 
-_settrace, _str = sys.settrace, str
+_settrace, _str, _len = sys.settrace, str, len
 _libc = ctypes.CDLL(None, use_errno=True)
 
 
@@ -34,6 +39,8 @@ def child_main(job_r: int, res_w: int, out_w: int, cfg: dict) -> None:
     try:
         if job["mode"] == "io":
             write_frame(res_w, run_io(job))
+        elif job["mode"] == "replay":
+            write_frame(res_w, replay(job))
         else:
             serve(job, job_r, res_w)
     except BaseException:
@@ -176,20 +183,59 @@ def _summary(namespace: dict) -> dict:
     return names
 
 
+def call(function, args: list, kwargs: dict, cap: int) -> tuple[dict, object]:
+    """Call a solution function on fresh copies of the arguments: the reply in plain data, and a copy of the
+    value returned (what the tests see: equal to parsing the reply's literal)."""
+    try:
+        result = function(*args, **kwargs)
+    except BaseException as exc:
+        reply = _error(exc)
+        if reply["status"] == "runtime_error":
+            reply = {"status": "raised", "type": _type(exc).__name__, "detail": reply["detail"]}
+        return reply, None
+    reply = encode(result, cap)
+    return reply, (copy_plain(result) if reply["status"] == "returned" else None)
+
+
 def serve(job: dict, job_r: int, res_w: int) -> None:
     namespace, error = load(job["solution"], job.get("entry_point"))
     if error:
         write_frame(res_w, error)
         return
     write_frame(res_w, {"status": "ready", "names": _summary(namespace)})
-    while (call := read_frame(job_r)) is not None:
+    while (record := read_frame(job_r)) is not None:
         try:
-            args, kwargs = parse_literal(call["args"]), parse_literal(call["kwargs"])
-            result = namespace[call["name"]](*args, **kwargs)
+            args, kwargs = parse_literal(record["args"]), parse_literal(record["kwargs"])
         except BaseException as exc:
-            reply = _error(exc)
-            if reply["status"] == "runtime_error":
-                reply = {"status": "raised", "type": _type(exc).__name__, "detail": reply["detail"]}
-            write_frame(res_w, reply)
+            write_frame(res_w, _error(exc))
             continue
-        write_frame(res_w, encode(result, job["output_cap"]))
+        write_frame(res_w, call(namespace[record["name"]], args, kwargs, job["output_cap"])[0])
+
+
+class _Full(BaseException):
+    pass
+
+
+def replay(job: dict) -> dict:
+    namespace, error = load(job["solution"], job.get("entry_point"))
+    if error:
+        return error
+    names, calls, size, cap = _summary(namespace), [], [0], job["output_cap"]
+
+    def recorded(name: str):
+        def run(*args, **kwargs):
+            record = call_record(name, args, kwargs)  # checks that they are plain data, as the worker does
+            reply, value = call(namespace[name], copy_plain(args), copy_plain(kwargs), cap)
+            record.update(reply)
+            size[0] += sum(_len(v) for v in record.values())
+            if size[0] > cap:  # the worker finds the transcript short and judges the tests live instead
+                raise _Full
+            calls.append(record)
+            return value if reply["status"] == "returned" else answer(record)
+        return run
+
+    try:
+        run_tests(job["tests"], job.get("entry_point"), test_namespace(names, recorded), job["seed"])
+    except BaseException:
+        pass  # how this run ended does not matter: the worker runs the tests again on the transcript and judges
+    return {"status": "transcript", "names": names, "calls": calls}

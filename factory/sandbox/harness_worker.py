@@ -7,10 +7,9 @@ process in its PID namespace, so `setsid` grandchildren and daemons die with the
 
 from __future__ import annotations
 
-import builtins
 import ctypes
 import errno
-import importlib
+import gc
 import os
 import select
 import shutil
@@ -18,20 +17,10 @@ import signal
 import sys
 import time
 
-from harness import parse_literal, read_frame, split_frames, to_literal, write_frame
+from harness import read_frame, split_frames, write_frame
+from harness_assert import IO_REPLIES, Failed, run_check
 
 TICK = os.sysconf("SC_CLK_TCK")
-IO_REPLIES = ("returned", "runtime_error", "memory_limit", "output_limit", "syntax_error", "missing_entry_point",
-              "unserializable_output")
-
-
-class Failed(Exception):
-    """The child ended the run with a verdict (timeout, memory_limit, ...) while the worker waited on it."""
-
-    def __init__(self, reply: dict):
-        super().__init__(reply.get("detail", ""))
-        self.reply = reply
-
 
 class Child:
     """One forked child: pipes for the job, the replies and its stdout/stderr, and a pidfd to see it exit."""
@@ -216,104 +205,11 @@ def clean_workdir(cfg: dict) -> None:
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Assertion tests: the test code runs here, every call of a solution function is a round trip to the child.
 
-class _Proxy:
-    def __init__(self, child: Child, name: str):
-        self.child, self.name = child, name
-
-    def __call__(self, *args, **kwargs):
-        try:
-            call = {"name": self.name, "args": to_literal(list(args)), "kwargs": to_literal(kwargs)}
-        except Exception as exc:  # the test passed something that is not plain data
-            raise TypeError(f"argument of {self.name} is not plain data: {exc}") from None
-        self.child.send(call)
-        reply = self.child.reply()
-        if reply["status"] == "returned":
-            return parse_literal(reply["output"])
-        if reply["status"] == "raised":
-            kind = getattr(builtins, reply["type"], None)
-            if isinstance(kind, type) and issubclass(kind, Exception):
-                raise kind(reply["detail"])
-            raise RuntimeError(reply["detail"])
-        raise Failed(_from_child(reply))
-
-
-def _from_child(reply: dict) -> dict:
-    """A failure the child reports about itself; it can never name a pass, a timeout or a sandbox error."""
-    if reply.get("status") in IO_REPLIES and reply.get("status") != "returned":
-        return reply
-    return {"status": "runtime_error", "detail": "wrote to the harness channel"}
-
-
-def _namespace(child: Child, names: dict) -> dict:
-    namespace = {"__name__": "__check__"}
-    for name, kind in names.items():
-        if kind == "call":
-            namespace[name] = _Proxy(child, name)
-        elif kind.startswith("module:") and kind[7:] in sys.stdlib_module_names:
-            namespace[name] = importlib.import_module(kind[7:])
-        elif kind.startswith("value:"):
-            namespace[name] = parse_literal(kind[6:])
-    return namespace
-
-
-class _TestsTooLong(BaseException):
-    pass
-
-
-def _too_long(*_):
-    raise _TestsTooLong
-
-
-def run_check(child: Child, case: dict) -> dict:
-    """Run the assertion tests here, bounded by the wall-clock backstop (the test code itself may loop)."""
-    cfg = child.cfg
-    signal.signal(signal.SIGALRM, _too_long)
-    signal.setitimer(signal.ITIMER_REAL, cfg["timeout"] * cfg["wall_factor"] + 2.0)
-    try:
-        return _check(child, case)
-    except _TestsTooLong:
-        return {"status": "timeout", "detail": "the tests ran past the wall-clock backstop"}
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-
-
-def _check(child: Child, case: dict) -> dict:
-    entry = case.get("entry_point")
-    child.send({"mode": "serve", "solution": case["solution"], "entry_point": entry,
-                "output_cap": child.cfg["output_cap"]})
-    try:
-        ready = child.reply()
-        if ready["status"] != "ready":
-            return _from_child(ready)
-        namespace = _namespace(child, ready["names"])
-        exec(compile(case["assert_tests"], "<tests>", "exec"), namespace)
-        if "check" in namespace and entry:
-            namespace["check"](namespace[entry])
-    except Failed as failed:
-        return failed.reply
-    except AssertionError as exc:
-        return {"status": "wrong_answer", "detail": _where(exc)}
-    except Exception as exc:
-        return {"status": "runtime_error", "detail": f"{type(exc).__name__}: {str(exc)[:500]}"}
-    return {"status": "pass"}
-
-
-def _where(exc: AssertionError) -> str:
-    tb = exc.__traceback__
-    while tb is not None and tb.tb_next is not None:
-        tb = tb.tb_next
-    line = tb.tb_lineno if tb is not None else "?"
-    return f"AssertionError at test line {line}" + (f": {exc}" if str(exc) else "")
-
-
-# ---------------------------------------------------------------------------------------------------------------
-
-def run_one(child: Child, case: dict, inputs: str | None) -> dict:
+def run_one(child: Child, case: dict, inputs: str | None, mode: str) -> dict:
     try:
         if inputs is None:
-            reply = run_check(child, case)
+            reply = run_check(child, case, mode)
         else:
             child.send({"mode": "io", "solution": case["solution"], "entry_point": case["entry_point"],
                         "inputs": inputs, "coverage": case.get("coverage", False),
@@ -334,11 +230,25 @@ def run_one(child: Child, case: dict, inputs: str | None) -> dict:
     return reply
 
 
+def _pin(index) -> None:
+    """Run this worker and its children on one CPU: each hand-off between them is then a local wake-up, not an
+    inter-processor interrupt (costly in a VM). The host spreads `index` over workers and processes."""
+    if index is None:
+        return
+    cpus = sorted(os.sched_getaffinity(0))
+    try:
+        os.sched_setaffinity(0, {cpus[index % len(cpus)]})
+    except OSError:
+        pass
+
+
 def worker_main(child_main) -> None:
     ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE=0: a child cannot read our memory or fds via /proc
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)
     cfg = read_frame(0)
     os.makedirs(cfg["workdir"], exist_ok=True)
+    _pin(cfg.get("cpu"))
+    gc.freeze()  # a collection in a child would write to every object's header: a copied page each
     write_frame(1, {"status": "ready", "pid": os.getpid()})
     spare = None
     while True:
@@ -348,10 +258,17 @@ def worker_main(child_main) -> None:
             break
         case, verdicts = request["case"], []
         for inputs in case.get("tests") or [None]:
-            child, spare = spare or Child(cfg, child_main), None
-            verdicts.append(run_one(child, case, inputs))
-            kill_others(cfg)
-            clean_workdir(cfg)
+            cpu_ms = 0.0
+            for mode in ("replay", "live") if cfg.get("assert_mode", "replay") == "replay" else ("live",):
+                child, spare = spare or Child(cfg, child_main), None
+                reply = run_one(child, case, inputs, mode)
+                cpu_ms += reply["cpu_ms"]
+                kill_others(cfg)
+                clean_workdir(cfg)
+                if reply["status"] == "diverged": print("DIVERGED", case.get("entry_point"), file=sys.stderr, flush=True)
+                if reply["status"] != "diverged":  # the tests did not replay the same way: judge them live
+                    break
+            verdicts.append({**reply, "cpu_ms": cpu_ms})
         write_frame(1, {"nonce": request["nonce"], "verdicts": verdicts})
     if spare:
         spare.finish()

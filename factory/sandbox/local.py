@@ -49,13 +49,13 @@ class LocalSandbox(Sandbox):
     def _start(self, slot: int) -> WorkerProcess:
         if self.bwrap is None:
             argv = [self.python, "-I", "-B", str(HARNESS_DIR / "harness.py"), "worker"]
-            return WorkerProcess(argv, {}, self.limits(uid=None, workdir=self.unsafe_dir, private_pids=False))
+            return WorkerProcess(argv, {}, self.limits_for(slot, uid=None, workdir=self.unsafe_dir, private_pids=False))
         uid = random.randrange(100_000, 160_000) if self.root else None
         argv = self._bwrap_argv() + [self.python, "-I", "-B", f"{INSIDE}/harness.py", "worker"]
         procs = self._cgroup(slot)
         if procs is not None:  # join the cgroup before bwrap exists, so every process it starts is counted
             argv = ["/bin/sh", "-c", 'echo $$ > "$1" && shift && exec "$@"', "sh", str(procs)] + argv
-        return WorkerProcess(argv, {}, self.limits(uid=uid, workdir="/tmp", private_pids=True))
+        return WorkerProcess(argv, {}, self.limits_for(slot, uid=uid, workdir="/tmp", private_pids=True))
 
     def _bwrap_argv(self) -> list[str]:
         tmp_mb = int(self.cfg.get("tmp_mb", 64))

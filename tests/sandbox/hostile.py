@@ -93,6 +93,8 @@ IO = [
 ]
 
 CHECK = "def check(candidate):\n    assert candidate(1, 2) == 3\n    assert candidate(5, 5) == 10\n"
+RANDOM_CHECK = ("import random\ndef check(candidate):\n    for _ in range(20):\n"
+                "        a, b = random.randint(0, 100), random.randint(0, 100)\n        assert candidate(a, b) == a + b\n")
 ASSERT = [
     Hostile("assert_os_exit", "import os\ndef add(a, b):\n    os._exit(0)\n", {"runtime_error"}, assert_tests=CHECK,
             entry_point="add"),
@@ -106,6 +108,22 @@ ASSERT = [
             "    os._exit(0)\n", {"runtime_error"}, assert_tests=CHECK, entry_point="add"),
     Hostile("assert_patched_assert", "import builtins\nbuiltins.AssertionError = type('A', (Exception,), {})\n"
             "def add(a, b):\n    return 0\n", {"wrong_answer"}, assert_tests=CHECK, entry_point="add"),
+    # A transcript that claims nothing, then a forged one in the live rerun: neither is a pass.
+    Hostile("assert_forged_transcript", "import json, os, struct\ndef add(a, b):\n"
+            "    data = json.dumps({'status': 'transcript', 'names': {'add': 'call'}, 'calls': []}).encode()\n"
+            "    for fd in range(64):\n        try:\n            os.write(fd, struct.pack('>I', len(data)) + data)\n"
+            "        except OSError:\n            pass\n    os._exit(0)\n", {"runtime_error"}, assert_tests=CHECK,
+            entry_point="add"),
+    # The tests swallow every exception: the timeout of the call must still be the verdict.
+    Hostile("assert_swallowed_timeout", "def add(a, b):\n    while True:\n        pass\n", {"timeout"},
+            assert_tests="def check(candidate):\n    try:\n        candidate(1, 2)\n    except BaseException:\n"
+            "        pass\n", entry_point="add"),
+    # The solution draws from the shared `random`, so the child's random test inputs differ from the worker's:
+    # the replay diverges and the tests are judged live. Right answers still pass, wrong ones still fail.
+    Hostile("assert_diverging_random", "import random\ndef add(a, b):\n    random.random()\n    return a + b\n",
+            {"pass"}, assert_tests=RANDOM_CHECK, entry_point="add"),
+    Hostile("assert_diverging_random_wrong", "import random\ndef add(a, b):\n    random.random()\n"
+            "    return a + b + (a > 50)\n", {"wrong_answer"}, assert_tests=RANDOM_CHECK, entry_point="add"),
 ]
 
 HONEST = Hostile("honest", "def f(x):\n    return sum(range(x)) % 7\n", {"pass"}, inputs=["[300000]"],

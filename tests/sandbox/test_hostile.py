@@ -41,6 +41,15 @@ def test_hostile_suite(kind, world):
     assert not problems, "\n".join(problems)
 
 
+def test_assertion_cases_judged_live(world):
+    """sandbox.assert_mode=live: the tests never enter the child; every hostile assertion case still fails."""
+    with open_sandbox("local", "sandbox.workers=1", "sandbox.assert_mode=live") as box:
+        results = box.run([world.case(h) for h in ASSERT + [HONEST_ASSERT]])
+    problems = [f"{h.name}: {[(v.status, v.detail[:80]) for v in verdicts]}"
+                for h, verdicts in zip(ASSERT + [HONEST_ASSERT], results) if not {v.status for v in verdicts} <= h.expect]
+    assert not problems, "\n".join(problems)
+
+
 @pytest.mark.parametrize("kind", KINDS)
 def test_hostile_suite_under_load(kind, world):
     """Twice as many workers as cores, every hostile case beside honest ones: no honest case may time out."""
