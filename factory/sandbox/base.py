@@ -51,17 +51,21 @@ class WorkerProcess:
             self.close()
             raise WorkerLost(f"worker did not start: {ready}")
 
-    def request(self, case: dict, timeout: float) -> list[dict]:
+    def request(self, cases: list[dict], budgets: list[float]):
+        """Send a batch of cases; yield each case's raw verdicts as the worker answers, in order. Raises
+        WorkerLost at the case that was running when the worker was lost (the ones before it are answered)."""
         nonce = secrets.token_hex(16)  # a reply that does not echo it did not come from this worker's answer
         try:
-            write_frame(self.proc.stdin.fileno(), {"nonce": nonce, "case": case})
+            write_frame(self.proc.stdin.fileno(), {"nonce": nonce, "cases": cases})
         except OSError as exc:
             raise WorkerLost(f"worker gone: {exc}") from None
-        reply = self._read(time.monotonic() + timeout)
-        if reply.get("nonce") != nonce or len(reply.get("verdicts", ())) != len(case.get("tests") or [None]):
-            raise WorkerLost("worker answered out of protocol")
-        self.runs += 1
-        return reply["verdicts"]
+        for index, (case, budget) in enumerate(zip(cases, budgets)):
+            reply = self._read(time.monotonic() + budget)
+            if reply.get("nonce") != nonce or reply.get("index") != index or \
+                    len(reply.get("verdicts", ())) != len(case.get("tests") or [None]):
+                raise WorkerLost("worker answered out of protocol")
+            self.runs += 1
+            yield reply["verdicts"]
 
     def _read(self, deadline: float) -> dict:
         fd = self.proc.stdout.fileno()
@@ -104,6 +108,7 @@ class Sandbox:
         self.wall_factor = float(cfg.get("wall_factor", 5))
         self.retries = int(cfg.get("retries", 3))
         self.recycle_after = int(cfg.get("recycle_after", 1000))
+        self.batch = max(1, int(cfg.get("batch", 8)))
         self.num_workers = int(cfg.get("workers") or os.cpu_count() or 1)
         self.assert_mode = str(cfg.get("assert_mode", "replay"))
         if self.timeout <= 0:
@@ -137,50 +142,69 @@ class Sandbox:
         todo: queue.Queue = queue.Queue()
         for index in range(len(cases)):
             todo.put(index)
+        workers = min(self.num_workers, len(cases))
 
         def serve(slot: int) -> None:
             while True:
-                try:
-                    index = todo.get_nowait()
-                except queue.Empty:
+                # Batches save a wake-up of the worker per case; small ones near the end keep every worker busy.
+                size = max(1, min(self.batch, todo.qsize() // workers))
+                batch = []
+                while len(batch) < size:
+                    try:
+                        batch.append(todo.get_nowait())
+                    except queue.Empty:
+                        break
+                if not batch:
                     return
-                results[index] = self._run_case(slot, cases[index], coverage)
+                for index, verdicts in zip(batch, self._run_batch(slot, [cases[i] for i in batch], coverage)):
+                    results[index] = verdicts
 
-        threads = [threading.Thread(target=serve, args=(slot,), daemon=True)
-                   for slot in range(min(self.num_workers, len(cases)))]
+        threads = [threading.Thread(target=serve, args=(slot,), daemon=True) for slot in range(workers)]
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join()
         return results
 
-    def _run_case(self, slot: int, case, coverage: bool) -> list[Verdict]:
-        start = time.perf_counter()
-        try:
-            return self._attempts(slot, case, coverage)
-        finally:
-            self.latencies.append(time.perf_counter() - start)  # seconds per case (benchmarks read it)
-
-    def _attempts(self, slot: int, case, coverage: bool) -> list[Verdict]:
-        verdicts, payload = _prepare(case, coverage)
-        if payload is None:
-            return verdicts
-        budget = len(payload.get("tests") or [None]) * (self.timeout * self.wall_factor + 2) + 20
-        lost, detail = 0, ""
-        for _ in range(self.retries + 1):
+    def _run_batch(self, slot: int, cases: list, coverage: bool) -> list[list[Verdict]]:
+        """Run cases on worker `slot`. A lost worker, or a sandbox_error, is charged to the case that was running
+        and retried with a fresh worker; the cases after it go on there."""
+        out, todo = [], []
+        for index, case in enumerate(cases):
+            verdicts, payload = _prepare(case, coverage)
+            out.append(verdicts)
+            if payload is not None:
+                todo.append((index, payload))
+        attempts, lost, detail = [0] * len(cases), [0] * len(cases), [""] * len(cases)
+        while todo:
+            budgets = [len(p.get("tests") or [None]) * (self.timeout * self.wall_factor + 2) + 20 for _, p in todo]
+            start = time.perf_counter()
             try:
-                raw = self._worker(slot).request(payload, budget)
+                for raw in self._worker(slot).request([p for _, p in todo], budgets):
+                    index, _ = todo[0]
+                    if any(r["status"] == "sandbox_error" for r in raw):
+                        self._drop(slot)  # recycle after any infrastructure error, then retry the case
+                        detail[index] = next(r.get("detail", "") for r in raw if r["status"] == "sandbox_error")
+                        break
+                    out[index] = _merge(out[index], raw, cases[index])
+                    todo.pop(0)
+                    self.latencies.append(time.perf_counter() - start)  # seconds per case (benchmarks read it)
+                    start = time.perf_counter()
+                else:
+                    if self._workers[slot] is not None and self._workers[slot].runs >= self.recycle_after:
+                        self._drop(slot)
+                    continue
             except WorkerLost as exc:
                 self._drop(slot)
-                lost, detail = lost + 1, str(exc)
-                continue
-            if self._workers[slot].runs >= self.recycle_after:
-                self._drop(slot)
-            if any(r["status"] == "sandbox_error" for r in raw):
-                self._drop(slot)  # recycle after any infrastructure error, then retry the case
-                detail = next(r.get("detail", "") for r in raw if r["status"] == "sandbox_error")
-                continue
-            return _merge(verdicts, raw, case)
+                index = todo[0][0]
+                lost[index], detail[index] = lost[index] + 1, str(exc)
+            attempts[index] += 1
+            if attempts[index] > self.retries:
+                todo.pop(0)
+                out[index] = self._given_up(out[index], cases[index], lost[index], detail[index])
+        return out
+
+    def _given_up(self, verdicts: list, case, lost: int, detail: str) -> list[Verdict]:
         # The worker died during this very case on every attempt: the code killed it (Docker: same uid).
         status = "runtime_error" if lost == self.retries + 1 and "did not start" not in detail else "sandbox_error"
         if status == "runtime_error":

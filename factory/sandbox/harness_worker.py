@@ -256,22 +256,28 @@ def worker_main(child_main) -> None:
         request = read_frame(0)
         if request is None:
             break
-        case, verdicts = request["case"], []
-        for inputs in case.get("tests") or [None]:
-            cpu_ms = 0.0
-            for mode in ("replay", "live") if cfg.get("assert_mode", "replay") == "replay" else ("live",):
-                child, spare = spare or Child(cfg, child_main), None
-                reply = run_one(child, case, inputs, mode)
-                cpu_ms += reply["cpu_ms"]
-                kill_others(cfg)
-                clean_workdir(cfg)
-                if reply["status"] == "diverged": print("DIVERGED", case.get("entry_point"), file=sys.stderr, flush=True)
-                if reply["status"] != "diverged":  # the tests did not replay the same way: judge them live
-                    break
-            verdicts.append({**reply, "cpu_ms": cpu_ms})
-        write_frame(1, {"nonce": request["nonce"], "verdicts": verdicts})
+        for index, case in enumerate(request["cases"]):
+            verdicts = []
+            for inputs in case.get("tests") or [None]:
+                verdicts.append(run_test(cfg, child_main, case, inputs, spare))
+                spare = None
+            write_frame(1, {"nonce": request["nonce"], "index": index, "verdicts": verdicts})
     if spare:
         spare.finish()
+
+
+def run_test(cfg: dict, child_main, case: dict, inputs, spare) -> dict:
+    """One I/O test, or the assertion tests (replayed, or judged live when the replay diverges)."""
+    cpu_ms = 0.0
+    for mode in ("replay", "live") if cfg.get("assert_mode", "replay") == "replay" else ("live",):
+        child, spare = spare or Child(cfg, child_main), None
+        reply = run_one(child, case, inputs, mode)
+        cpu_ms += reply["cpu_ms"]
+        kill_others(cfg)
+        clean_workdir(cfg)
+        if reply["status"] != "diverged":  # the tests did not replay the same way: judge them live
+            break
+    return {**reply, "cpu_ms": cpu_ms}
 
 
 def reaper_main() -> None:
