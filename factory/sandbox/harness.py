@@ -7,6 +7,7 @@ Roles (argv[1]):
           fork is off the critical path) that drops privileges, sets limits, runs the solution and sends back
           plain data only. The worker enforces CPU time (polling the child's /proc stat), a wall-clock backstop
           and the output cap from outside, then kills every process left in its PID namespace.
+  init    PID 1 of the unshare fallback: starts the worker and reaps orphans.
   reaper  PID 1 of a Docker container: reaps orphans, exits when no worker has been attached for a while, so
           a container whose host crashed removes itself (it runs with auto-remove).
 
@@ -163,6 +164,6 @@ if __name__ == "__main__":
     sys.modules["harness"] = sys.modules["__main__"]  # the siblings import these helpers as `harness`
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     from harness_child import child_main  # noqa: E402  (stdlib-only sibling, baked into the image with this file)
-    from harness_worker import reaper_main, worker_main  # noqa: E402
+    from harness_worker import init_main, reaper_main, worker_main  # noqa: E402
 
-    {"worker": lambda: worker_main(child_main), "reaper": reaper_main}[sys.argv[1]]()
+    {"worker": lambda: worker_main(child_main), "reaper": reaper_main, "init": init_main}[sys.argv[1]]()

@@ -280,6 +280,20 @@ def run_test(cfg: dict, child_main, case: dict, inputs, spare) -> dict:
     return {**reply, "cpu_ms": cpu_ms}
 
 
+def init_main() -> None:
+    """PID 1 of the unshare sandbox: start the worker (argv[2:]), reap every orphan, exit when the worker does."""
+    worker = os.fork()
+    if worker == 0:
+        os.execv(sys.argv[2], sys.argv[2:])
+    while True:
+        try:
+            pid, status = os.wait()
+        except ChildProcessError:
+            os._exit(0)
+        if pid == worker:
+            os._exit(os.waitstatus_to_exitcode(status) & 0x7F)
+
+
 def reaper_main() -> None:
     """PID 1 of a container: reap orphans; exit once no worker has run for `idle` seconds (argv[2])."""
     idle = float(sys.argv[2]) if len(sys.argv) > 2 else 120.0

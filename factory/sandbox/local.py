@@ -6,7 +6,9 @@ empty environment (bwrap itself starts with none, so /proc/1/environ is empty to
 As root, each worker's children drop to a uid of their own, so they cannot signal or trace the worker and
 RLIMIT_NPROC binds them; a pids cgroup per worker (v1 or v2, where writable) caps the whole tree as well.
 
-`allow_unsafe: true` with no bubblewrap runs the harness with no isolation at all (limits only) and warns.
+Where bubblewrap is missing (or `isolation: unshare`), util-linux `unshare` builds the same confinement
+(unshare_setup.sh). `allow_unsafe: true` with neither runs the harness with no isolation at all (limits only)
+and warns.
 """
 
 from __future__ import annotations
@@ -30,14 +32,15 @@ class LocalSandbox(Sandbox):
     def __init__(self, cfg):
         super().__init__(cfg)
         self.python = cfg.get("python") or os.path.realpath(sys.executable)
-        self.bwrap = shutil.which("bwrap")
         self.root = os.geteuid() == 0
         self.cgroups: dict[int, Path] = {}
-        if self.bwrap is None:
+        self.isolation = _isolation(str(cfg.get("isolation", "auto")))
+        if self.isolation is None:
             if not cfg.get("allow_unsafe", False):
-                raise SandboxUnavailable("bubblewrap (bwrap) not found: `apt-get install bubblewrap`, use "
-                                         "sandbox=docker, or opt out of isolation with sandbox.allow_unsafe=true")
-            log.warning("sandbox.allow_unsafe=true and no bubblewrap: solutions run WITHOUT isolation "
+                raise SandboxUnavailable("neither bubblewrap (bwrap) nor util-linux unshare/setpriv found: "
+                                         "`apt-get install bubblewrap`, use sandbox=docker, or opt out of isolation "
+                                         "with sandbox.allow_unsafe=true")
+            log.warning("sandbox.allow_unsafe=true and no bubblewrap or unshare: solutions run WITHOUT isolation "
                         "(no namespaces, host file system and network visible); only resource limits apply")
             self.unsafe_dir = tempfile.mkdtemp(prefix="factory-sandbox-")
         try:
@@ -47,20 +50,38 @@ class LocalSandbox(Sandbox):
             raise SandboxUnavailable(f"the local sandbox could not start a worker: {exc}") from None
 
     def _start(self, slot: int) -> WorkerProcess:
-        if self.bwrap is None:
+        if self.isolation is None:
             argv = [self.python, "-I", "-B", str(HARNESS_DIR / "harness.py"), "worker"]
             return WorkerProcess(argv, {}, self.limits_for(slot, uid=None, workdir=self.unsafe_dir, private_pids=False))
         uid = random.randrange(100_000, 160_000) if self.root else None
-        argv = self._bwrap_argv() + [self.python, "-I", "-B", f"{INSIDE}/harness.py", "worker"]
+        if self.isolation == "unshare":
+            argv = self._unshare_argv()
+        else:
+            argv = self._bwrap_argv() + [self.python, "-I", "-B", f"{INSIDE}/harness.py", "worker"]
         procs = self._cgroup(slot)
         if procs is not None:  # join the cgroup before bwrap exists, so every process it starts is counted
             argv = ["/bin/sh", "-c", 'echo $$ > "$1" && shift && exec "$@"', "sh", str(procs)] + argv
         return WorkerProcess(argv, {}, self.limits_for(slot, uid=uid, workdir="/tmp", private_pids=True))
 
+    def _prefixes(self) -> list[str]:
+        """The interpreter's prefixes outside /usr: bound read-only into the sandbox."""
+        prefixes = {os.path.realpath(sys.base_prefix), os.path.realpath(sys.prefix),
+                    str(Path(self.python).resolve().parent.parent)}
+        return sorted(p for p in prefixes if not p.startswith("/usr"))
+
+    def _unshare_argv(self) -> list[str]:
+        flags = ["--mount", "--pid", "--fork", "--kill-child", "--net", "--ipc", "--uts"]
+        if not self.root:
+            flags += ["--user", "--map-root-user"]
+        # If this process dies, unshare gets SIGKILL (pdeathsig) and --kill-child takes the namespace with it.
+        return ["/usr/bin/env", "PATH=/usr/bin:/bin:/usr/sbin:/sbin", "HOME=/tmp", "LANG=C.UTF-8",
+                shutil.which("setpriv"), "--pdeathsig", "KILL", shutil.which("unshare"), *flags, "/bin/sh", str(HARNESS_DIR / "unshare_setup.sh"), str(HARNESS_DIR),
+                str(int(self.cfg.get("tmp_mb", 64))), self.python, *self._prefixes()]
+
     def _bwrap_argv(self) -> list[str]:
         tmp_mb = int(self.cfg.get("tmp_mb", 64))
-        argv = [self.bwrap, "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts",
-                "--unshare-cgroup-try", "--new-session", "--clearenv",
+        argv = [shutil.which("bwrap"), "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts",
+                "--unshare-cgroup-try", "--new-session", "--die-with-parent", "--clearenv",
                 "--setenv", "PATH", "/usr/bin:/bin", "--setenv", "HOME", "/tmp", "--setenv", "LANG", "C.UTF-8"]
         for top in ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64"):
             if os.path.islink(top):
@@ -69,13 +90,11 @@ class LocalSandbox(Sandbox):
                 argv += ["--ro-bind", top, top]
         for name in ("ld.so.cache", "ld.so.conf", "localtime", "passwd", "group", "nsswitch.conf"):
             argv += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
-        for prefix in {os.path.realpath(sys.base_prefix), os.path.realpath(sys.prefix),
-                       str(Path(self.python).resolve().parent.parent)}:
-            if not prefix.startswith("/usr"):
-                # Parents bwrap creates itself are 0700: a child with its own uid could not reach the stdlib.
-                for parent in reversed(Path(prefix).parents[:-1]):
-                    argv += ["--perms", "0755", "--dir", str(parent)]
-                argv += ["--ro-bind", prefix, prefix]
+        for prefix in self._prefixes():
+            # Parents bwrap creates itself are 0700: a child with its own uid could not reach the stdlib.
+            for parent in reversed(Path(prefix).parents[:-1]):
+                argv += ["--perms", "0755", "--dir", str(parent)]
+            argv += ["--ro-bind", prefix, prefix]
         argv += ["--ro-bind", str(HARNESS_DIR), INSIDE, "--proc", "/proc", "--dev", "/dev",
                  "--perms", "1777", "--size", str(tmp_mb * 1024 * 1024), "--tmpfs", "/tmp", "--chdir", "/tmp"]
         if self.root:  # the worker keeps only what it needs to give each child a uid of its own
@@ -110,7 +129,7 @@ class LocalSandbox(Sandbox):
 
     def close(self) -> None:
         super().close()
-        for path in self.cgroups.values():
+        for path in list(self.cgroups.values()):
             try:
                 path.rmdir()
             except OSError:
@@ -118,3 +137,17 @@ class LocalSandbox(Sandbox):
         self.cgroups.clear()
         if getattr(self, "unsafe_dir", None):
             shutil.rmtree(self.unsafe_dir, ignore_errors=True)
+
+
+def _isolation(wanted: str) -> str | None:
+    """bwrap or unshare (whichever `wanted` names, or the first found for auto); None if neither is here."""
+    if wanted not in ("auto", "bwrap", "unshare"):
+        raise ValueError(f"sandbox.isolation must be auto, bwrap or unshare, got {wanted!r}")
+    have = {"bwrap": shutil.which("bwrap") is not None,
+            "unshare": all(shutil.which(tool) for tool in ("unshare", "setpriv", "pivot_root", "mount"))}
+    for name in (("bwrap", "unshare") if wanted == "auto" else (wanted,)):
+        if have[name]:
+            return name
+    if wanted != "auto":
+        raise SandboxUnavailable(f"sandbox.isolation={wanted}, but {wanted} is not installed here")
+    return None

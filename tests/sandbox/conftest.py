@@ -26,13 +26,15 @@ def docker_reason() -> str | None:
     return None
 
 
-KINDS = ["local", pytest.param("docker", marks=[pytest.mark.docker,
+# "local" uses bubblewrap; "local:unshare" the util-linux fallback, which must hold against the same suite.
+KINDS = ["local", "local:unshare", pytest.param("docker", marks=[pytest.mark.docker,
                                                 pytest.mark.skipif(docker_reason() is not None,
                                                                    reason=str(docker_reason()))])]
 
 
 def sandbox_cfg(kind: str, *overrides: str):
-    extra = []
+    kind, _, isolation = kind.partition(":")
+    extra = [f"sandbox.isolation={isolation}"] if isolation else []
     if kind == "docker":
         import docker
 
