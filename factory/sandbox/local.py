@@ -75,8 +75,9 @@ class LocalSandbox(Sandbox):
             flags += ["--user", "--map-root-user"]
         # If this process dies, unshare gets SIGKILL (pdeathsig) and --kill-child takes the namespace with it.
         return ["/usr/bin/env", "PATH=/usr/bin:/bin:/usr/sbin:/sbin", "HOME=/tmp", "LANG=C.UTF-8",
-                shutil.which("setpriv"), "--pdeathsig", "KILL", shutil.which("unshare"), *flags, "/bin/sh", str(HARNESS_DIR / "unshare_setup.sh"), str(HARNESS_DIR),
-                str(int(self.cfg.get("tmp_mb", 64))), self.python, *self._prefixes()]
+                shutil.which("setpriv"), "--pdeathsig", "KILL", shutil.which("unshare"), *flags,
+                "/bin/sh", str(HARNESS_DIR / "unshare_setup.sh"), str(HARNESS_DIR), str(int(self.cfg.get("tmp_mb", 64))),
+                self.python, *self._prefixes()]
 
     def _bwrap_argv(self) -> list[str]:
         tmp_mb = int(self.cfg.get("tmp_mb", 64))
