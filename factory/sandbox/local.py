@@ -35,6 +35,8 @@ class LocalSandbox(Sandbox):
         self.root = os.geteuid() == 0
         self.cgroups: dict[int, Path] = {}
         self.isolation = _isolation(str(cfg.get("isolation", "auto")))
+        if self.isolation == "unshare":  # the mount point of each worker's new root (empty on the host)
+            self.new_root = tempfile.mkdtemp(prefix="factory-unshare-")
         if self.isolation is None:
             if not cfg.get("allow_unsafe", False):
                 raise SandboxUnavailable("neither bubblewrap (bwrap) nor util-linux unshare/setpriv found: "
@@ -76,8 +78,8 @@ class LocalSandbox(Sandbox):
         # If this process dies, unshare gets SIGKILL (pdeathsig) and --kill-child takes the namespace with it.
         return ["/usr/bin/env", "PATH=/usr/bin:/bin:/usr/sbin:/sbin", "HOME=/tmp", "LANG=C.UTF-8",
                 shutil.which("setpriv"), "--pdeathsig", "KILL", shutil.which("unshare"), *flags,
-                "/bin/sh", str(HARNESS_DIR / "unshare_setup.sh"), str(HARNESS_DIR), str(int(self.cfg.get("tmp_mb", 64))),
-                self.python, *self._prefixes()]
+                "/bin/sh", str(HARNESS_DIR / "unshare_setup.sh"), self.new_root, str(HARNESS_DIR),
+                str(int(self.cfg.get("tmp_mb", 64))), self.python, *self._prefixes()]
 
     def _bwrap_argv(self) -> list[str]:
         tmp_mb = int(self.cfg.get("tmp_mb", 64))
@@ -136,8 +138,9 @@ class LocalSandbox(Sandbox):
             except OSError:
                 pass
         self.cgroups.clear()
-        if getattr(self, "unsafe_dir", None):
-            shutil.rmtree(self.unsafe_dir, ignore_errors=True)
+        for folder in (getattr(self, "unsafe_dir", None), getattr(self, "new_root", None)):
+            if folder:
+                shutil.rmtree(folder, ignore_errors=True)
 
 
 def _isolation(wanted: str) -> str | None:

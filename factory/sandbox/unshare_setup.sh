@@ -4,11 +4,12 @@
 # a few /etc files, the interpreter's prefix and the harness (all read-only), a private /tmp, the new PID
 # namespace's /proc and five device nodes; pivots into it; and starts the harness init (PID 1: it reaps orphans)
 # and the worker with no capability beyond setuid, setgid and kill (children drop to a uid of their own).
-# Usage: unshare_setup.sh HARNESS_DIR TMP_MB PYTHON [PREFIX...]
+# Usage: unshare_setup.sh NEW_ROOT HARNESS_DIR TMP_MB PYTHON [PREFIX...]
+# NEW_ROOT is an empty host folder: a tmpfs is mounted on it, seen only in this mount namespace (a folder of its
+# own, so that it hides none of the paths bound into it).
 set -eu
-harness=$1 tmp_mb=$2 python=$3
-shift 3
-R=/tmp  # the new root: a tmpfs over /tmp, seen only in this mount namespace
+R=$1 harness=$2 tmp_mb=$3 python=$4
+shift 4
 mount --make-rprivate /
 mount -t tmpfs -o mode=0755 none "$R"
 
