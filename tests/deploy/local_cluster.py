@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import secrets
 import shutil
 import signal
@@ -31,6 +32,34 @@ def free_ports(n: int) -> list[int]:
     return ports
 
 
+def free_port_range(n: int, taken: set[int]) -> int:
+    """First port of `n` consecutive free ports below Linux's ephemeral range, where `free_ports` and every other
+    bind(0) on the machine pick theirs: a worker range drawn from the ephemeral range once overlapped the dashboard
+    port, and Ray refused to start."""
+    with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+        ephemeral_low = int(f.read().split()[0])
+    low = max(1024, ephemeral_low - 12000)
+    rng = random.Random()
+    for _ in range(200):
+        first = rng.randrange(low, ephemeral_low - n)
+        ports = range(first, first + n)
+        if taken.intersection(ports):
+            continue
+        socks = []
+        try:
+            for port in ports:
+                socks.append(socket.socket())
+                socks[-1].bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        finally:
+            for s in socks:
+                s.close()
+        taken.update(ports)
+        return first
+    raise RuntimeError(f"no {n} consecutive free ports between {low} and {ephemeral_low}")
+
+
 class LocalCluster:
     def __init__(self):
         self.temp_dir = tempfile.mkdtemp(prefix="rc", dir="/tmp")   # short: Ray's socket paths must stay < 108
@@ -39,13 +68,14 @@ class LocalCluster:
         self.address = f"127.0.0.1:{self.gcs_port}"
         self.dashboard = f"http://127.0.0.1:{self.dashboard_port}"
         self.token = secrets.token_hex(32)
+        self.worker_ports: set[int] = set()   # every node's worker range, kept apart
         # The environment of the nodes and of every client (driver, `ray job` CLI) of this cluster.
         self.env = {k: v for k, v in os.environ.items() if k not in ("RAY_ADDRESS", "RAY_AUTH_TOKEN_PATH")}
         self.env.update(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=self.token, RAY_USAGE_STATS_ENABLED="0")
 
     def _start(self, args: list[str], name: str) -> None:
         nm, om, agent, agent_grpc, metrics, rt_env = free_ports(6)
-        worker = free_ports(1)[0]
+        worker = free_port_range(61, self.worker_ports)
         log = open(os.path.join(self.temp_dir, f"{name}.log"), "w")
         cmd = ["ray", "start", "--block", f"--node-manager-port={nm}", f"--object-manager-port={om}",
                f"--dashboard-agent-listen-port={agent}", f"--dashboard-agent-grpc-port={agent_grpc}",
