@@ -40,7 +40,7 @@ class WorkerProcess:
         self.stderr = tempfile.TemporaryFile()
         self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.stderr,
                                      env=env, close_fds=True)
-        self.buf, self.runs = b"", 0
+        self.buf, self.frames, self.runs = b"", [], 0   # frames: read, not yet taken (a chunk may hold several)
         try:
             write_frame(self.proc.stdin.fileno(), limits)
             ready = self._read(time.monotonic() + start_timeout)
@@ -71,8 +71,9 @@ class WorkerProcess:
         fd = self.proc.stdout.fileno()
         while True:
             frames, self.buf = split_frames(self.buf)
-            if frames:
-                return frames[0]
+            self.frames += frames
+            if self.frames:
+                return self.frames.pop(0)
             left = deadline - time.monotonic()
             if left <= 0:
                 raise WorkerLost("worker did not answer in time")
@@ -144,7 +145,15 @@ class Sandbox:
             todo.put(index)
         workers = min(self.num_workers, len(cases))
 
+        errors: list[BaseException] = []
+
         def serve(slot: int) -> None:
+            try:
+                _serve(slot)
+            except BaseException as exc:  # a bug of ours, not the code's: the caller must see it, not a None
+                errors.append(exc)
+
+        def _serve(slot: int) -> None:
             while True:
                 # Batches save a wake-up of the worker per case; small ones near the end keep every worker busy.
                 size = max(1, min(self.batch, todo.qsize() // workers))
@@ -164,6 +173,8 @@ class Sandbox:
             thread.start()
         for thread in threads:
             thread.join()
+        if errors:
+            raise errors[0]
         return results
 
     def _run_batch(self, slot: int, cases: list, coverage: bool) -> list[list[Verdict]]:
