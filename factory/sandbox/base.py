@@ -1,6 +1,6 @@
 """What both executors share: warm worker processes spoken to over pipes, the case queue, retries, verdicts.
 
-An executor (local.py, docker.py) only says how to start worker number `slot` (`_worker_argv`) and what the
+An executor (local.py, docker.py) only says how to start worker number `slot` (`_start`) and what the
 child's limits are. Each worker serves one case at a time; a thread per worker keeps them all busy. A worker
 that dies, answers late or answers with the wrong nonce is replaced and the case retried: that is what
 `sandbox_error` means, and it is never reported until the retries are spent.
@@ -18,6 +18,7 @@ import subprocess
 import tempfile
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 from factory.sandbox.harness import parse_literal, split_frames, write_frame
 from factory.sandbox.verdicts import Verdict, outputs_equal
@@ -121,6 +122,10 @@ class Sandbox:
         # executors on one node (Ray actors) over its CPUs.
         self.pin_offset = random.randrange(1 << 16) if cfg.get("pin_cpus", True) else None
         self.latencies: list[float] = []
+        # Every worker is started from this one thread, which lives as long as the executor: the kernel sends a
+        # worker its parent-death signal (bwrap --die-with-parent, setpriv --pdeathsig) when the *thread* that
+        # started it exits, and `run`'s threads exit with each call; started there, workers died after every run.
+        self._launcher = ThreadPoolExecutor(1, thread_name_prefix="sandbox-launcher")
 
     def limits(self, **extra) -> dict:
         cfg = self.cfg
@@ -224,7 +229,7 @@ class Sandbox:
 
     def _worker(self, slot: int) -> WorkerProcess:
         if self._workers[slot] is None:
-            self._workers[slot] = self._start(slot)
+            self._workers[slot] = self._launcher.submit(self._start, slot).result()
         return self._workers[slot]
 
     def _drop(self, slot: int) -> None:
@@ -235,6 +240,7 @@ class Sandbox:
     def close(self) -> None:
         for slot in range(self.num_workers):
             self._drop(slot)
+        self._launcher.shutdown(wait=False)
 
     def __enter__(self):
         return self

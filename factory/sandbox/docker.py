@@ -62,7 +62,7 @@ class DockerSandbox(Sandbox):
         self._remove_stale()
         self._finalizer = weakref.finalize(self, _remove_session, self.client, self.session)
         try:
-            self._workers[0] = self._start(0)
+            self._worker(0)
         except WorkerLost as exc:
             self.close()
             raise SandboxUnavailable(f"the Docker sandbox could not start a worker: {exc}") from None

@@ -46,7 +46,7 @@ class LocalSandbox(Sandbox):
                         "(no namespaces, host file system and network visible); only resource limits apply")
             self.unsafe_dir = tempfile.mkdtemp(prefix="factory-sandbox-")
         try:
-            self._workers[0] = self._start(0)  # fail now, with bwrap's own message, if isolation cannot work
+            self._worker(0)  # fail now, with bwrap's own message, if isolation cannot work
         except WorkerLost as exc:
             self.close()
             raise SandboxUnavailable(f"the local sandbox could not start a worker: {exc}") from None

@@ -59,3 +59,18 @@ def test_a_bug_on_the_host_side_raises_instead_of_leaving_holes():
     with open_sandbox("local", "sandbox.workers=2") as box:
         with pytest.raises(AttributeError):
             box.run([Case("bad", "def f(x):\n    return x\n", "f", tests=[{"inputs": "[1]", "expected": "1"}])])
+
+
+@pytest.mark.parametrize("kind", ["local", "local:unshare"])
+def test_workers_outlive_the_run_that_started_them(kind):
+    """Workers are started from a thread that lives as long as the executor: a parent-death signal follows the
+    starting thread, and one of `run`'s threads would kill its workers when that run returned."""
+    cases = [Case(str(i), "def f(x):\n    return x\n", "f", [IOTest("[1]", "1")]) for i in range(8)]
+    with open_sandbox(kind, "sandbox.workers=2") as box:
+        box.run(cases)
+        workers = list(box._workers)
+        assert all(w is not None for w in workers)
+        time.sleep(0.5)  # the parent-death signal is asynchronous
+        assert all(w.proc.poll() is None for w in workers)
+        assert [v[0].status for v in box.run(cases)] == ["pass"] * len(cases)
+        assert box._workers == workers
