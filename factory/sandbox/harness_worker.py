@@ -31,6 +31,7 @@ class Child:
         job_r, self.job_w = os.pipe()
         self.res_r, res_w = os.pipe()
         self.out_r, out_w = os.pipe()
+        gc.freeze()  # the worker's objects so far: a collection in the child would write to each header (a copy)
         self.pid = _fork()
         if self.pid == 0:
             try:
@@ -248,7 +249,6 @@ def worker_main(child_main) -> None:
     cfg = read_frame(0)
     os.makedirs(cfg["workdir"], exist_ok=True)
     _pin(cfg.get("cpu"))
-    gc.freeze()  # a collection in a child would write to every object's header: a copied page each
     write_frame(1, {"status": "ready", "pid": os.getpid()})
     spare = None
     while True:
