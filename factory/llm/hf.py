@@ -8,31 +8,16 @@ for greedy decoding (temperature 0), where the n replies would be identical, so 
 from __future__ import annotations
 
 import logging
-import os
-import sys
 
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
+from factory.executors.resources import worker_cpus  # noqa: F401  (tests and callers import it from here)
 from factory.llm.base import Messages, Sampling
 
 log = logging.getLogger(__name__)
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
-
-
-def worker_cpus() -> int:
-    """The CPUs this worker may use: Ray's assignment inside a Ray task or actor, else the CPU affinity."""
-    if "ray" in sys.modules:  # never import Ray just to ask: the local executor and tests run without it
-        import ray
-
-        # Only a worker process (task or actor) has an assignment; the driver, which the local executor runs
-        # in, may have Ray initialized too, and Ray refuses the question there.
-        if ray.is_initialized() and ray.get_runtime_context().worker.mode == ray.WORKER_MODE:
-            cpus = ray.get_runtime_context().get_assigned_resources().get("CPU")
-            if cpus:
-                return max(1, int(cpus))
-    return max(1, len(os.sched_getaffinity(0)))
 
 
 def cpu_threads(config) -> int:

@@ -20,6 +20,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+from factory.executors.resources import worker_cpus
 from factory.sandbox.harness import parse_literal, split_frames, write_frame
 from factory.sandbox.verdicts import Verdict, outputs_equal
 
@@ -111,7 +112,8 @@ class Sandbox:
         self.retries = int(cfg.get("retries", 3))
         self.recycle_after = int(cfg.get("recycle_after", 1000))
         self.batch = max(1, int(cfg.get("batch", 8)))
-        self.num_workers = int(cfg.get("workers") or os.cpu_count() or 1)
+        # Default: one per CPU this process was given (a Ray actor's num_cpus, else its affinity), not the node's.
+        self.num_workers = int(cfg.get("workers") or worker_cpus())
         self.assert_mode = str(cfg.get("assert_mode", "replay"))
         if self.timeout <= 0:
             raise ValueError(f"sandbox.timeout must be > 0 CPU seconds, got {self.timeout}")

@@ -32,7 +32,8 @@ class Executions(Stage):
         self._box = None
 
     def resources(self) -> dict[str, Any]:
-        return {"num_cpus": 1, self.sandbox.get("ray_resource", "sandbox"): 1}
+        # The sandbox starts one warm worker per CPU it was given: ask for as many as it is told to start.
+        return {"num_cpus": int(self.sandbox.get("workers") or 1), self.sandbox.get("ray_resource", "sandbox"): 1}
 
     def concurrency(self) -> int | None:
         return None

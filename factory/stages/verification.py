@@ -75,7 +75,8 @@ class Verification(Stage):
 
     def resources(self) -> dict[str, Any]:
         res: dict[str, Any] = {"num_cpus": 1}
-        if self._sandbox_on():
+        if self._sandbox_on():  # as executions: one warm sandbox worker per CPU asked for
+            res["num_cpus"] = int(self.sandbox.get("workers") or 1)
             res[self.sandbox.get("ray_resource") or "sandbox"] = 1
         if self._soft_on():
             res["num_gpus"] = self.llm.get("num_gpus", 0)

@@ -34,7 +34,7 @@ def test_executions_stage_writes_verdicts_and_pass_rates(tmp_path):
     (tmp_path / "in").mkdir()
     pq.write_table(pa.Table.from_pylist(rows, schema=TESTS), tmp_path / "in" / "shard-00000.parquet")
     stage = Executions(sandbox=load_config(["sandbox=local", "sandbox.timeout=2", "sandbox.workers=2"]).sandbox)
-    assert stage.resources() == {"num_cpus": 1, "sandbox": 1}
+    assert stage.resources() == {"num_cpus": 2, "sandbox": 1}  # a CPU per warm worker it will start
     stage.setup()
     try:
         stats = run_shard(stage, tmp_path / "in", tmp_path / "out", "shard-00000")
@@ -59,3 +59,22 @@ def test_executions_stage_writes_verdicts_and_pass_rates(tmp_path):
     assert metrics["pass_rate_histogram"] == {"1": 1, "(0.25,0.5]": 1, "0": 1}
     assert json.loads((tmp_path / "out" / "_stats" / "shard-00000.json").read_text())["dropped"] == {
         "no_solutions": 1, "no_tests": 1}
+
+
+def test_on_ray_the_sandbox_starts_one_worker_per_cpu_its_actor_was_given(ray_local):
+    """workers=null means the CPUs Ray gave this actor, not the node's: actors asking for one CPU each, as many as
+    the node has CPUs, must not each start a worker per core of the node."""
+    ray = ray_local
+    cfg = load_config(["sandbox=local", "sandbox.timeout=2"]).sandbox
+    assert cfg.workers is None and Executions(sandbox=cfg).resources()["num_cpus"] == 1
+
+    @ray.remote(num_cpus=1)
+    class Box:
+        def workers(self, cfg):
+            from factory.sandbox import Case, IOTest, make_sandbox
+
+            with make_sandbox(cfg) as box:
+                passed = box.run([Case("c", GOOD, "double", [IOTest("[2]", "4")])])[0][0].status
+                return box.num_workers, passed
+
+    assert ray.get(Box.remote().workers.remote(cfg)) == (1, "pass")
