@@ -12,7 +12,7 @@ import logging
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from factory.executors.resources import worker_cpus  # noqa: F401  (tests and callers import it from here)
+from factory.executors.resources import worker_cpus
 from factory.llm.base import Messages, Sampling
 
 log = logging.getLogger(__name__)

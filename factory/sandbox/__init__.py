@@ -38,6 +38,12 @@ def make_sandbox(sandbox_cfg) -> "Sandbox":
     raise ValueError(f"sandbox.kind must be 'local' or 'docker', got {kind!r}")
 
 
+def ray_resources(sandbox_cfg) -> dict:
+    """What a stage that runs a sandbox asks Ray for: a CPU per warm worker it will start (`workers: null` starts
+    one per CPU it was given, so one) and one unit of the custom resource that places it on CPU nodes."""
+    return {"num_cpus": int(sandbox_cfg.get("workers") or 1), sandbox_cfg.get("ray_resource") or "sandbox": 1}
+
+
 from factory.sandbox.base import Sandbox, SandboxUnavailable  # noqa: E402  (base imports Case from here)
 
-__all__ = ["STATUSES", "Case", "IOTest", "Sandbox", "SandboxUnavailable", "Verdict", "make_sandbox", "outputs_equal"]
+__all__ = ["STATUSES", "Case", "IOTest", "Sandbox", "SandboxUnavailable", "Verdict", "make_sandbox", "outputs_equal", "ray_resources"]

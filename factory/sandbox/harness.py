@@ -11,24 +11,19 @@ Roles (argv[1]):
   reaper  PID 1 of a Docker container: reaps orphans, exits when no worker has been attached for a while, so
           a container whose host crashed removes itself (it runs with auto-remove).
 
-Why the worker runs assertion tests (HumanEval's check(candidate)) and not the child: a completion message from
-a process that ran untrusted code can always be forged (the code can read the process's memory). Here the test
-code runs in the worker and every call of a solution function is a round trip to the child, which answers with
-plain data. A pass is the worker seeing check() return; the child has no way to say so.
+Assertion tests (HumanEval's check(candidate)) are judged by the worker, never by the child: a completion
+message from a process that ran untrusted code can always be forged (the code can read the process's memory).
+The child sends plain data only (a transcript of the solution's calls, or one answer per call); the worker runs
+the test code on it and a pass is the worker seeing check() return. See harness_assert.py (replay and live).
 """
 
 from __future__ import annotations
 
 import ast
 import json
-import math
 import os
-import resource
-import select
-import signal
 import struct
 import sys
-import time
 
 _exit, _write, _read, _getpid = os._exit, os.write, os.read, os.getpid  # captured before untrusted code runs
 _type, _repr, _len, _sorted = type, repr, len, sorted

@@ -11,7 +11,7 @@ import dataclasses
 from collections import Counter
 from typing import Any
 
-from factory.sandbox import Case, IOTest, make_sandbox
+from factory.sandbox import Case, IOTest, make_sandbox, ray_resources
 from factory.schema import EXECUTIONS
 from factory.stages.base import Dropped, Stage
 
@@ -32,8 +32,7 @@ class Executions(Stage):
         self._box = None
 
     def resources(self) -> dict[str, Any]:
-        # The sandbox starts one warm worker per CPU it was given: ask for as many as it is told to start.
-        return {"num_cpus": int(self.sandbox.get("workers") or 1), self.sandbox.get("ray_resource", "sandbox"): 1}
+        return ray_resources(self.sandbox)
 
     def concurrency(self) -> int | None:
         return None

@@ -21,6 +21,7 @@ from typing import Any
 import pyarrow.parquet as pq
 from omegaconf import DictConfig, OmegaConf
 
+from factory.sandbox import ray_resources
 from factory.schema import VERIFICATION
 from factory.stages.base import Dropped, Stage
 from factory.verify import pairs, rules, select, soft
@@ -74,10 +75,7 @@ class Verification(Stage):
         return bool(self.opts.coverage or list(self.opts.ensemble or []))
 
     def resources(self) -> dict[str, Any]:
-        res: dict[str, Any] = {"num_cpus": 1}
-        if self._sandbox_on():  # as executions: one warm sandbox worker per CPU asked for
-            res["num_cpus"] = int(self.sandbox.get("workers") or 1)
-            res[self.sandbox.get("ray_resource") or "sandbox"] = 1
+        res: dict[str, Any] = ray_resources(self.sandbox) if self._sandbox_on() else {"num_cpus": 1}
         if self._soft_on():
             res["num_gpus"] = self.llm.get("num_gpus", 0)
         return res
