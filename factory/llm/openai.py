@@ -5,7 +5,9 @@ Standard library only (urllib + threads): the backend must not add a dependency 
 - 429, 5xx, timeouts and connection errors are retried with exponential backoff (honouring Retry-After);
   when retries run out the call raises, so the executor retries the shard instead of recording the endpoint's
   outage as dropped rows.
-- 400/413/422 concern one prompt (too long, rejected content): that prompt gets empty replies.
+- 400/413/422 concern one prompt (too long, rejected content): that prompt gets empty replies; when every prompt
+  of a call (two or more) is refused, the call raises `BackendFailed` (a config error such as max_tokens).
+- Each prompt carries its own seed (`Sampling.seeds`), so replies do not depend on the batch a prompt is in.
 - 401/403/404 are configuration errors (key, URL, model name): raised at once, naming the setting.
 - Endpoints that return fewer than `n` choices (some hosted APIs ignore `n`) are asked again for the rest.
 """
@@ -22,7 +24,7 @@ import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
-from factory.llm.base import Messages, Sampling
+from factory.llm.base import Messages, Sampling, raise_if_all_failed
 
 log = logging.getLogger(__name__)
 
@@ -56,26 +58,31 @@ class OpenAIChat:
 
     def generate(self, prompts: list[Messages], sampling: Sampling) -> list[list[str]]:
         with ThreadPoolExecutor(max_workers=min(self.max_concurrency, max(1, len(prompts)))) as pool:
-            return list(pool.map(lambda p: self._replies(p, sampling), prompts))
+            results = list(pool.map(lambda i: self._replies(prompts[i], sampling, sampling.seed_of(i)),
+                                    range(len(prompts))))
+        errors = [err for _, err in results if err is not None]
+        raise_if_all_failed("openai", len(errors), len(prompts), errors[-1] if errors else None)
+        return [replies for replies, _ in results]
 
-    def _replies(self, messages: Messages, sampling: Sampling) -> list[str]:
+    def _replies(self, messages: Messages, sampling: Sampling, seed: int | None) -> tuple[list[str], Exception | None]:
+        """(n replies, None), or (n empty replies, the error) when the endpoint refused this prompt."""
         replies: list[str] = []
         try:
             while len(replies) < sampling.n:
-                got = self._complete(messages, sampling, sampling.n - len(replies))
+                got = self._complete(messages, sampling, sampling.n - len(replies), seed)
                 if not got:
                     break
                 replies += got
         except PromptRejected as err:
             log.warning("endpoint rejected one prompt: %s", err)
-            return [""] * sampling.n
-        return (replies + [""] * sampling.n)[:sampling.n]
+            return [""] * sampling.n, err
+        return (replies + [""] * sampling.n)[:sampling.n], None
 
-    def _complete(self, messages: Messages, sampling: Sampling, n: int) -> list[str]:
+    def _complete(self, messages: Messages, sampling: Sampling, n: int, seed: int | None) -> list[str]:
         body = {"model": self.model, "messages": messages, "n": n, "temperature": sampling.temperature,
                 "top_p": sampling.top_p, "max_tokens": sampling.max_tokens}
-        if sampling.seed is not None:
-            body["seed"] = sampling.seed
+        if seed is not None:
+            body["seed"] = seed
         reply = self._post(json.dumps(body).encode())
         try:
             return [choice["message"]["content"] or "" for choice in reply["choices"]]

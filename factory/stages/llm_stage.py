@@ -23,19 +23,37 @@ class LLMStage(Stage):
     def concurrency(self) -> int | None:
         return self.llm.get("concurrency")
 
+    @property
+    def batch_size(self) -> int:  # type: ignore[override]
+        # Prompts per engine call come from `llm.batch_size`, not Stage's 64: vLLM schedules a whole call
+        # continuously, so a small batch leaves its GPUs idle while the stage parses between calls.
+        return int(self.llm.get("batch_size") or Stage.batch_size)
+
     def setup(self) -> None:
         from factory.llm import make_llm
 
         self.engine = make_llm(self.llm, self.model)
 
-    def params(self, n: int = 1, key: str = "", sampling: Any = None) -> Sampling:
-        # Seed from the batch's ids so a retried shard samples the same replies as the first attempt.
-        seed = int(hashlib.sha1(f"{self.seed}:{key}".encode()).hexdigest()[:8], 16)
+    def params(self, n: int = 1, key: str | list[str] = "", sampling: Any = None) -> Sampling:
+        """Sampling for one call. `key`: the row id of each prompt (a list), or one id for the call, then prompt i
+        is keyed `key/i`. Each prompt's seed comes from its key, so a retried shard samples the same replies."""
         s = sampling or self.sampling
-        return Sampling(n=n, temperature=s.temperature, top_p=s.top_p, max_tokens=s.max_tokens, seed=seed)
+        keys = key if isinstance(key, list) else None
+        seeds = tuple(self._seed(k) for k in keys) if keys is not None else None
+        return Sampling(n=n, temperature=s.temperature, top_p=s.top_p, max_tokens=s.max_tokens,
+                        seed=self._seed(key if isinstance(key, str) else "|".join(key)), seeds=seeds)
 
-    def ask(self, prompts: list, n: int = 1, key: str = "", sampling: Any = None) -> list[list[str]]:
-        return self.engine.generate(prompts, self.params(n, key, sampling)) if prompts else []
+    def _seed(self, key: str) -> int:
+        return int(hashlib.sha1(f"{self.seed}:{key}".encode()).hexdigest()[:8], 16)
+
+    def ask(self, prompts: list, n: int = 1, key: str | list[str] = "", sampling: Any = None) -> list[list[str]]:
+        if not prompts:
+            return []
+        if isinstance(key, str):
+            key = [f"{key}/{i}" for i in range(len(prompts))]
+        if len(key) != len(prompts):
+            raise ValueError(f"{self.name}: {len(key)} keys for {len(prompts)} prompts")
+        return self.engine.generate(prompts, self.params(n, key, sampling))
 
 
 def stable_id(prefix: str, *parts: str) -> str:

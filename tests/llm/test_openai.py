@@ -144,3 +144,15 @@ def test_an_endpoint_that_stays_down_raises_after_the_retries():
     with pytest.raises(RuntimeError, match=r"127.0.0.1:9/v1/chat/completions: giving up after 3 attempts"):
         client.generate([ask("a")], Sampling())
     assert time.monotonic() - started < 10
+
+
+def test_each_prompt_sends_its_own_seed(server, client):
+    client.generate([ask("a"), ask("b")], Sampling(n=1, temperature=0.7, seed=1, seeds=(101, 202)))
+    assert {b["messages"][-1]["content"]: b["seed"] for b in server.bodies} == {"a": 101, "b": 202}
+
+
+def test_a_call_where_every_prompt_is_rejected_fails_instead_of_yielding_drops(server, client):
+    from factory.llm.base import BackendFailed
+
+    with pytest.raises(BackendFailed, match="llm=openai: all 2 prompts.*HTTP 400"):
+        client.generate([ask("bad"), ask("bad")], Sampling(n=2))
