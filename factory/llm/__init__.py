@@ -32,6 +32,7 @@ def make_llm(llm_cfg: Any, model_cfg: Any) -> LLM:
             resolve_model(model_cfg), tensor_parallel_size=llm_cfg.get("tensor_parallel_size", 1),
             gpu_memory_utilization=llm_cfg.get("gpu_memory_utilization", 0.9),
             max_model_len=llm_cfg.get("max_model_len"), dtype=llm_cfg.get("dtype") or "auto",
+            seeded=llm_cfg.get("seeded", True),
         )
     if backend == "openai":
         from factory.llm.openai import OpenAIChat

@@ -13,7 +13,7 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from factory.executors.resources import worker_cpus
-from factory.llm.base import Messages, Sampling
+from factory.llm.base import Messages, Sampling, raise_if_all_failed
 
 log = logging.getLogger(__name__)
 
@@ -64,11 +64,15 @@ class HFLLM:
         # Sort by length so each batch pads little; results go back to prompt order below.
         order = sorted(range(len(texts)), key=lambda i: len(texts[i] or ""))
         results: list[list[str]] = [[] for _ in prompts]
+        self._failed, self._error = sum(t is None for t in texts), None   # for raise_if_all_failed below
         for start in range(0, len(order), self.batch_size):
             chunk = order[start:start + self.batch_size]
-            seed = None if sampling.seed is None else sampling.seed + start
+            # A batched generate draws from one RNG: seed it with the batch's first prompt's own seed.
+            seed = (sampling.seed_of(chunk[0]) if sampling.seeds
+                    else None if sampling.seed is None else sampling.seed + start)
             for i, replies in zip(chunk, self._generate_safely([texts[i] for i in chunk], sampling, seed)):
                 results[i] = replies
+        raise_if_all_failed("hf", self._failed, len(prompts), self._error)
         return results
 
     def _render(self, messages: Messages) -> str | None:
@@ -86,6 +90,7 @@ class HFLLM:
             return [next(replies) if t is not None else empty for t in texts]
         except Exception as err:  # out of memory, a prompt longer than the model's context, ...
             if len(good) <= 1:
+                self._failed, self._error = self._failed + len(good), err
                 log.warning("generation failed for one prompt (%d chars): %r", len(good[0]) if good else 0, err)
                 return [empty for _ in texts]
             # Halve the batch rather than lose it: one bad prompt must not cost its neighbours their replies.

@@ -22,7 +22,7 @@ class Problems(LLMStage):
         # Style from the seed id: deterministic, and spread evenly over a shard.
         styles = [self.styles[int(r["seed_id"], 16) % len(self.styles)] for r in rows]
         prompts = [chat(f"problem_{st}", seed=r["seed"]) for r, st in zip(rows, styles)]
-        replies = self.ask(prompts, key=rows[0]["seed_id"] if rows else "")
+        replies = self.ask(prompts, key=[r["seed_id"] for r in rows])
         for row, style, (reply,) in zip(rows, styles, replies):
             pid = stable_id("p", row["seed_id"], style)
             text = reply.strip()

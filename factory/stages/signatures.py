@@ -18,7 +18,7 @@ class Signatures(LLMStage):
     requires = ("problem_id", "problem")
 
     def process(self, rows):
-        replies = self.ask([chat("signature", problem=r["problem"]) for r in rows], key=rows[0]["problem_id"])
+        replies = self.ask([chat("signature", problem=r["problem"]) for r in rows], key=[r["problem_id"] for r in rows])
         for row, (reply,) in zip(rows, replies):
             code = extract_code(reply)
             parsed = parse_signature(code) if code else "no_code_block"

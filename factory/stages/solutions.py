@@ -21,7 +21,7 @@ class Solutions(LLMStage):
     def process(self, rows):
         prompts = [chat("solution", problem=r["problem"], signature=r["signature"], entry_point=r["entry_point"])
                    for r in rows]
-        replies = self.ask(prompts, n=self.num_solutions, key=rows[0]["problem_id"])
+        replies = self.ask(prompts, n=self.num_solutions, key=[r["problem_id"] for r in rows])
         for row, samples in zip(rows, replies):
             solutions = []
             for i, reply in enumerate(samples):

@@ -28,7 +28,7 @@ class Tests(LLMStage):
     def process(self, rows):
         prompts = [chat("test_inputs", problem=r["problem"], signature=r["signature"], entry_point=r["entry_point"],
                         num_inputs=self.num_inputs, arity=len(r["params"])) for r in rows]
-        replies = self.ask(prompts, key=rows[0]["problem_id"])
+        replies = self.ask(prompts, key=[r["problem_id"] for r in rows])
         todo = []
         for row, (reply,) in zip(rows, replies):
             inputs = parse_inputs(reply, len(row["params"]))
@@ -39,7 +39,8 @@ class Tests(LLMStage):
         # One batched call for every (problem, input) pair of the batch: engines batch far better than a loop.
         out_prompts = [chat("test_output", problem=row["problem"], signature=row["signature"],
                             call=call_text(row["entry_point"], inp)) for row, inputs in todo for inp, _ in inputs]
-        samples = iter(self.ask(out_prompts, n=self.num_outputs, key=rows[0]["problem_id"] + "/out",
+        keys = [f"{row['problem_id']}/out{j}" for row, inputs in todo for j in range(len(inputs))]
+        samples = iter(self.ask(out_prompts, n=self.num_outputs, key=keys,
                                 sampling=self.output_sampling))
         for row, inputs in todo:
             outs = [next(samples) for _ in inputs]
