@@ -64,13 +64,17 @@ VERDICT = pa.struct([
 
 EXECUTIONS = pa.schema(list(TESTS) + [
     ("verdicts", pa.list_(VERDICT)),
-    ("pass_rates", pa.list_(pa.float64())),   # per solution, in `solutions` order, over tests with an expected output
+    ("pass_rates", pa.list_(pa.float64())),   # per solution, in `solutions` order, over tests with a predicted output
 ])
 
 IO_TEST = pa.struct([("inputs", pa.string()), ("expected", pa.string())])
 
 # Verification keeps every executions column (problem text, code, reasoning) so sft/dpo can be built from it.
 VERIFICATION = pa.schema(list(EXECUTIONS) + [
+    # `verdicts` here are re-judged against `labels` (executions judged against the predicted `expected` only).
+    ("labels", pa.list_(pa.string())),             # the expected output each input is judged by; null: not in the suite
+    ("label_reasons", pa.list_(pa.string())),      # "" or why an input got no label (weak_vote, tied_agreement, ...)
+    ("outputs", pa.string()),                      # verify.outputs: predicted | executed | agreed
     ("trusted", pa.bool_()),                       # the suite reached agreement under the rule
     ("rule", pa.string()),                         # e.g. strict, relaxed(tau=0.8,rejected=lowest)
     ("reason", pa.string()),                       # why it was (not) trusted

@@ -12,7 +12,7 @@ from factory.sandbox.verdicts import STATUSES, Verdict, outputs_equal
 @dataclass
 class IOTest:
     inputs: str     # literal list of positional args
-    expected: str   # literal expected value
+    expected: str | None = None   # literal expected value; None: record what it returns (status `returned`)
 
 
 @dataclass

@@ -6,12 +6,9 @@ literal of plain data, so no object it builds (an always-equal `__eq__`, a patch
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
-from factory.sandbox.harness import parse_literal
-
-STATUSES = ("pass", "wrong_answer", "runtime_error", "timeout", "memory_limit", "output_limit", "syntax_error",
+STATUSES = ("pass", "wrong_answer", "returned", "runtime_error", "timeout", "memory_limit", "output_limit", "syntax_error",
             "missing_entry_point", "unserializable_output", "sandbox_error")
 
 
@@ -29,28 +26,10 @@ class Verdict:
 
 
 def outputs_equal(actual: str, expected: str) -> bool:
-    """Parse both literals and compare as plain data: Python equality, floats with rel_tol=1e-6, NaN == NaN.
-
-    False when either side is not a literal (an expected output the model wrote as prose never matches).
+    """The project's one answer equality (factory/literals.py): bool is not int, int == float within the float
+    tolerance, list is not tuple, sets and dicts unordered, NaN == NaN. False when either side is not a literal.
     """
-    try:
-        return _equal(parse_literal(actual), parse_literal(expected))
-    except (ValueError, RecursionError):
-        return False
+    # Imported here: factory.literals reads literals with this package's harness, so a top-level import cycles.
+    from factory.literals import same_literal
 
-
-def _equal(a, b) -> bool:
-    if isinstance(a, float) or isinstance(b, float):
-        if isinstance(a, (int, float)) and isinstance(b, (int, float)) and not (isinstance(a, bool) or isinstance(b, bool)):
-            a, b = float(a), float(b)
-            if math.isnan(a) or math.isnan(b):
-                return math.isnan(a) and math.isnan(b)
-            return a == b or math.isclose(a, b, rel_tol=1e-6)
-        return False
-    if type(a) in (list, tuple) and type(a) is type(b):
-        return len(a) == len(b) and all(_equal(x, y) for x, y in zip(a, b))
-    if isinstance(a, dict) and isinstance(b, dict):
-        return a.keys() == b.keys() and all(_equal(a[k], b[k]) for k in a)
-    if isinstance(a, (list, tuple)) or isinstance(b, (list, tuple)):
-        return False
-    return a == b
+    return same_literal(actual, expected)

@@ -1,4 +1,9 @@
-"""Executions: every solution of a problem against every test that has an expected output, in the sandbox.
+"""Executions: every solution of a problem against every test input, in the sandbox.
+
+Every input runs, labelled or not: an input with a predicted expected output is judged against it (pass,
+wrong_answer, ...); one without is run for its output alone (status `returned`). Verification then labels the
+inputs (`verify.outputs`: predicted, executed or agreed) and re-judges returned values against the labels, so
+changing the labelling mode never needs the sandbox again.
 
 Runs on CPU workers that hold a custom Ray resource (`sandbox.ray_resource`), so a cluster can place it on its
 CPU nodes. One sandbox per worker, built in setup(): its warm processes serve every batch of the worker.
@@ -51,14 +56,15 @@ class Executions(Stage):
         jobs, cases = [], []   # jobs: (row, usable test indices, solution ids)
         for row in rows:
             solutions = row.get("solutions") or []
-            usable = [i for i, e in enumerate(row.get("expected") or []) if e is not None]
+            expected = row.get("expected") or [None] * len(row.get("test_inputs") or [])
+            usable = list(range(len(row.get("test_inputs") or [])))
             if not solutions:
                 yield Dropped(row["problem_id"], "no_solutions")
                 continue
             if not usable:
                 yield Dropped(row["problem_id"], "no_tests")
                 continue
-            tests = [IOTest(row["test_inputs"][i], row["expected"][i]) for i in usable]
+            tests = [IOTest(row["test_inputs"][i], expected[i]) for i in usable]
             jobs.append((row, usable))
             cases += [Case(s["solution_id"], s["code"], row["entry_point"], tests) for s in solutions]
         results = iter(self._box.run(cases) if cases else [])
@@ -69,7 +75,8 @@ class Executions(Stage):
                 verdicts += [{"solution_id": solution["solution_id"], "test_index": index, "status": v.status,
                               "detail": v.detail, "output": v.output, "cpu_ms": round(v.cpu_ms, 3)}
                              for index, v in zip(usable, run)]
-                rates.append(sum(v.status == "pass" for v in run) / len(run))
+                labelled = [v for i, v in zip(usable, run) if expected[i] is not None]
+                rates.append(sum(v.status == "pass" for v in labelled) / len(labelled) if labelled else 0.0)
             yield {**row, "verdicts": verdicts, "pass_rates": rates}
 
     def shard_metrics(self, rows: list[dict]) -> dict:

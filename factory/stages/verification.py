@@ -1,7 +1,9 @@
 """Cross-verification: executions -> trusted suites, scores, chosen and rejected solutions (paper 3.1-3.2, 4.4).
 
-Per problem: the suite T is every test input whose vote produced an expected output; solutions are scored on T
-and the rule (strict or relaxed, factory/verify/rules.py) decides. For a trusted problem, the best chosen
+Per problem: each test input gets a label (`verify.outputs`: the verifier's vote with a quorum, the solutions'
+executed majority, or both agreeing; factory/verify/labels.py), every returned value is re-judged against it, the
+suite T is every labelled input (at least `verify.min_tests`), solutions are scored on T and the rule (strict or
+relaxed, factory/verify/rules.py) decides. For a trusted problem, the best chosen
 solution is re-run on the tests it passes with coverage on, and coverage-greedy selection keeps k diverse
 tests; a suite a constant function would pass is untrusted. With `verify.ensemble`, chosen solutions must also
 pass the trusted suites of earlier iterations. Every row is kept, trusted or not, with the reason: the share of
@@ -24,8 +26,7 @@ from omegaconf import DictConfig, OmegaConf
 from factory.sandbox import ray_resources
 from factory.schema import VERIFICATION
 from factory.stages.base import Dropped, Stage
-from factory.verify import pairs, rules, select, soft
-from factory.verify.vote import NO_PARSEABLE_OUTPUT
+from factory.verify import labels, pairs, rules, select, soft
 
 HISTOGRAM = ((0.0, "0"), (0.25, "(0,0.25]"), (0.5, "(0.25,0.5]"), (0.75, "(0.5,0.75]"), (0.999999, "(0.75,1)"))
 
@@ -65,6 +66,7 @@ class Verification(Stage):
         self.opts = _plain(self.verify)
         v = self.opts
         rules.check_rule(v.rule, float(v.tau), v.rejected)
+        labels.check_mode(v.outputs, v.min_agree)
         if not 0 < float(v.max_same_output) <= 1:
             raise ValueError(f"verify.max_same_output={v.max_same_output!r}: expected a number in (0, 1]")
 
@@ -105,23 +107,29 @@ class Verification(Stage):
         if self._engine is not None:
             self._soft(states)
         for out, _ in states:
-            # An input whose samples never parsed left the suite at the vote: report it as a dropped part.
-            for i, e in enumerate(out["expected"]):
-                if e is None:
-                    yield Dropped(f"{out['problem_id']}/test{i}", NO_PARSEABLE_OUTPUT,
-                                  repr(out["output_samples"][i])[:500])
+            # An input that got no label left the suite: report it as a dropped part, with why.
+            for i, (label, reason) in enumerate(zip(out["labels"], out["label_reasons"])):
+                if label is None:
+                    yield Dropped(f"{out['problem_id']}/test{i}", reason, repr(out["output_samples"][i])[:500])
             yield out
 
     def _decide(self, row: dict) -> tuple[dict, list[int]]:
         v = self.opts
-        suite = [i for i, e in enumerate(row["expected"]) if e is not None]
+        found, reasons = labels.label_inputs(row, v.outputs, min_votes=int(v.min_votes), min_share=float(v.min_share),
+                                             min_agree=int(v.min_agree))
+        verdicts = labels.rejudge(row["verdicts"], found)
+        suite = [i for i, label in enumerate(found) if label is not None]
         ids = [s["solution_id"] for s in row["solutions"]]
-        scores = rules.scores_for(ids, row["verdicts"], suite)
+        scores = rules.scores_for(ids, verdicts, suite)
         d = rules.decide(ids, scores, rule=v.rule, tau=float(v.tau), rejected=v.rejected, n_tests=len(suite),
                          key=row["problem_id"])
-        out = {**row, "trusted": d.trusted, "rule": d.rule, "reason": d.reason, "tests": [], "test_indices": [],
+        out = {**row, "verdicts": verdicts, "labels": found, "label_reasons": reasons, "outputs": v.outputs,
+               "trusted": d.trusted, "rule": d.rule, "reason": d.reason, "tests": [], "test_indices": [],
                "scores": scores, "chosen_solution_ids": d.chosen, "rejected_solution_ids": d.rejected,
                "coverage": None, "soft_judgements": []}
+        if d.trusted and len(suite) < int(v.min_tests):
+            # Two or three agreeing tests are too thin to trust a solution on (and to train a verifier on).
+            out.update(trusted=False, reason="too_few_tests", chosen_solution_ids=[], rejected_solution_ids=[])
         return out, suite
 
     def _ensemble(self, states) -> None:
@@ -156,18 +164,18 @@ class Verification(Stage):
             from factory.sandbox import Case, IOTest
 
             cases = [Case(id=ref, solution=self._code(out, ref), entry_point=out["entry_point"],
-                          tests=[IOTest(out["test_inputs"][i], out["expected"][i]) for i in cand])
+                          tests=[IOTest(out["test_inputs"][i], out["labels"][i]) for i in cand])
                      for out, ref, cand in jobs]
             for b, (_, _, cand), verdicts in zip(branches, jobs, self._box.run(cases, coverage=True)):
                 b.update({i: set(x.branches or ()) for i, x in zip(cand, verdicts)})
         for (out, _, cand), b in zip(jobs, branches):
-            expected = {i: out["expected"][i] for i in cand}
+            expected = {i: out["labels"][i] for i in cand}
             chosen = select.greedy_coverage(cand, b, expected, int(v.num_tests), float(v.max_same_output))
             if v.drop_constant and select.constant_function_passes([expected[i] for i in chosen]):
                 out["trusted"], out["reason"] = False, "constant_function_suite"
                 continue
             out["test_indices"] = chosen
-            out["tests"] = [{"inputs": out["test_inputs"][i], "expected": out["expected"][i]} for i in chosen]
+            out["tests"] = [{"inputs": out["test_inputs"][i], "expected": out["labels"][i]} for i in chosen]
             out["coverage"] = select.coverage_fraction(chosen, b) if v.coverage else None
 
     def _soft(self, states) -> None:

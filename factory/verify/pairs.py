@@ -14,7 +14,7 @@ from __future__ import annotations
 from itertools import cycle
 
 from factory.prompts import chat
-from factory.sandbox.verdicts import outputs_equal
+from factory.literals import same_literal
 from factory.stages.parse import answer_text, call_text
 
 
@@ -52,15 +52,8 @@ def _at(nested, i: int, j: int) -> str:
 
 
 def agrees(sample: str | None, expected: str) -> bool:
-    """Same check the sandbox applies to a solution's output; an unparseable sample never agrees."""
-    if not sample:
-        return False
-    if sample.strip() == expected:   # the common case (expected is the vote's canonical text): no parse needed
-        return True
-    try:
-        return outputs_equal(sample, expected)
-    except Exception:   # a malformed literal is a wrong answer, not an error of the run
-        return False
+    """The equality the vote and the sandbox use (factory/literals.py); an unparseable sample never agrees."""
+    return bool(sample) and expected is not None and same_literal(sample, expected)
 
 
 def split_samples(row: dict, test_index: int) -> tuple[list[int], list[int]]:

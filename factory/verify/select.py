@@ -11,15 +11,14 @@ from __future__ import annotations
 import math
 from collections import Counter
 
-from factory.sandbox.verdicts import outputs_equal
-from factory.verify.vote import canonical_key, parse_literal
+from factory.literals import literal_key, same_literal
 
 
 def value_key(literal: str):
     """Key for comparing expected values; unparseable text is its own value."""
     try:
-        return canonical_key(parse_literal(literal))
-    except (ValueError, TypeError):
+        return literal_key(literal)
+    except ValueError:
         return ("text", literal)
 
 
@@ -72,7 +71,7 @@ def coverage_fraction(selected: list[int], branches: dict[int, set[str]]) -> flo
 def constant_function_passes(expected: list[str]) -> bool:
     """Would `lambda *a: MOST_COMMON` pass every test? Such a suite cannot tell solutions apart.
 
-    Uses the sandbox's own comparison (floats within rel_tol), since that is how the constant would be judged.
+    Uses the project's one answer equality (factory/literals.py), the one the sandbox judges the constant by.
     An empty suite counts as passed: it verifies nothing.
     """
     if not expected:
@@ -82,4 +81,4 @@ def constant_function_passes(expected: list[str]) -> bool:
         return True
     top = Counter(keys).most_common(1)[0][0]
     constant = expected[keys.index(top)]
-    return all(outputs_equal(constant, e) for e in expected)
+    return all(same_literal(constant, e) for e in expected)

@@ -1,56 +1,42 @@
-"""Majority vote over the K sampled expected outputs of one test input (paper section 3.1).
+"""Majority vote over the K sampled expected outputs of one test input (paper section 3.1), with a quorum.
 
-Samples are compared as parsed Python literals, never as strings: "[1, 2]" and "[1,2]" agree. The comparison
-is type-aware on purpose: `True`, `1` and `1.0` are three different answers. A verifier that predicts `1.0`
-for a function returning `1` has not understood the function, and `True == 1` in Python would otherwise let a
-bool vote for an int. Floats compare exactly here (NaN agrees with NaN); any tolerance belongs to the sandbox's
-`outputs_equal`, which judges a solution's output against the agreed value.
+Samples are compared with the project's one notion of "the same answer" (factory/literals.py): `[1, 2]` and
+`[1,2]` agree, `True` and `1` do not, `3` and `3.0` do. The vote's groups are exactly the equivalence classes of
+`answer_key`, so every sample of the winning group agrees with the winner in the sandbox and in the pairs.
+
+A winner needs a quorum: at least `min_votes` samples and `min_share` of ALL K samples (unparseable ones count in
+the denominator), and no other value with as many votes. A single parseable sample out of four, or a 2-2 split,
+labels nothing: such a test would teach the verifier a guess and judge solutions by it.
 """
 
 from __future__ import annotations
 
-import ast
 import math
 from collections import Counter
 
+from factory.literals import answer_key, parse_literal
+
 NO_PARSEABLE_OUTPUT = "no_parseable_output"
+WEAK_VOTE = "weak_vote"
+TIED_VOTE = "tied_vote"
+EPS = 1e-9
 
 
-def parse_literal(text: str | None):
-    """Parse one sampled output; raise ValueError (with the text) when it is not a Python literal."""
-    if text is None:
-        raise ValueError("missing output")
+def sample_key(text: str | None):
+    """The answer key of one sampled output; ValueError when it is not a literal of plain data."""
     try:
-        return ast.literal_eval(text.strip())
-    # literal_eval raises several types on bad text, and Recursion/MemoryError on adversarial nesting.
-    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError) as err:
-        raise ValueError(f"not a literal: {text[:80]!r}") from err
-
-
-def canonical_key(value):
-    """A hashable key that is equal exactly when two parsed literals are the same typed value.
-
-    Containers keep their type (a list is not a tuple) and sets/dicts compare as unordered collections.
-    """
-    if isinstance(value, bool) or value is None or isinstance(value, (int, str, bytes, complex)):
-        return (type(value).__name__, value)
-    if isinstance(value, float):
-        return ("float", "nan" if math.isnan(value) else value)
-    if isinstance(value, (list, tuple)):
-        return (type(value).__name__, tuple(canonical_key(v) for v in value))
-    if isinstance(value, (set, frozenset)):
-        return ("set", frozenset(canonical_key(v) for v in value))
-    if isinstance(value, dict):
-        return ("dict", frozenset((canonical_key(k), canonical_key(v)) for k, v in value.items()))
-    raise TypeError(f"unexpected literal type {type(value).__name__}")
+        return answer_key(parse_literal(text))
+    except TypeError as err:
+        raise ValueError(str(err)) from err
 
 
 def canonical_literal(value) -> str:
-    """`repr`, except for infinities: `repr(inf)` is 'inf', which `literal_eval` cannot read back."""
-    if not _has_inf(value):
+    """`repr`, except for non-finite floats: `repr(inf)` is 'inf' and `repr(nan)` is 'nan', which no literal
+    reader can read back; they are written `1e999`, `-1e999` and `float('nan')`."""
+    if not _non_finite(value):
         return repr(value)
     if isinstance(value, float):
-        return "1e999" if value > 0 else "-1e999"
+        return "float('nan')" if math.isnan(value) else "1e999" if value > 0 else "-1e999"
     if isinstance(value, dict):
         return "{" + ", ".join(f"{canonical_literal(k)}: {canonical_literal(v)}" for k, v in value.items()) + "}"
     items = [canonical_literal(v) for v in value]
@@ -58,39 +44,41 @@ def canonical_literal(value) -> str:
         return "[" + ", ".join(items) + "]"
     if isinstance(value, tuple):
         return "(" + ", ".join(items) + (",)" if len(items) == 1 else ")")
-    return "{" + ", ".join(items) + "}"   # a set (an empty one has no inf, so it never gets here)
+    return "{" + ", ".join(items) + "}"   # a set (an empty one is finite, so it never gets here)
 
 
-def _has_inf(value) -> bool:
+def _non_finite(value) -> bool:
     if isinstance(value, float):
-        return math.isinf(value)
+        return not math.isfinite(value)
     if isinstance(value, dict):
-        return any(_has_inf(k) or _has_inf(v) for k, v in value.items())
+        return any(_non_finite(k) or _non_finite(v) for k, v in value.items())
     if isinstance(value, (list, tuple, set, frozenset)):
-        return any(_has_inf(v) for v in value)
+        return any(_non_finite(v) for v in value)
     return False
 
 
-def majority(samples: list[str]) -> tuple[str | None, float, str]:
-    """Return (canonical literal of the most common value, its share of ALL samples, reason).
+def majority(samples: list[str], min_votes: int = 1, min_share: float = 0.0) -> tuple[str | None, float, str]:
+    """Return (canonical literal of the winning value, its share of ALL samples, reason).
 
-    The share counts unparseable samples in the denominator: four samples of which one parses give 0.25,
-    not 1.0, so a low vote share flags a verifier that mostly failed to answer. Ties go to the value seen
-    first. `(None, 0.0, "no_parseable_output")` when no sample parses.
+    The reason is "" for a winner, else `no_parseable_output`, `tied_vote` (two values share the top count) or
+    `weak_vote` (fewer than `min_votes` votes or less than `min_share` of the samples); the literal is then None
+    and the share is the top group's. The defaults (no quorum) suit a single greedy sample.
     """
     counts: Counter = Counter()
     first: dict = {}
     for text in samples:
         try:
-            value = parse_literal(text)
-            key = canonical_key(value)
-        except (ValueError, TypeError):
+            key = sample_key(text)
+        except ValueError:
             continue
         counts[key] += 1
-        first.setdefault(key, value)
+        first.setdefault(key, parse_literal(text))
     if not counts:
         return None, 0.0, NO_PARSEABLE_OUTPUT
-    best = max(counts.values())
-    # dicts keep insertion order, so the first key reaching the top count is the first-seen among the tied.
-    winner = next(k for k in first if counts[k] == best)
-    return canonical_literal(first[winner]), best / len(samples), ""
+    (winner, best), *rest = counts.most_common()
+    share = best / len(samples)
+    if rest and rest[0][1] == best:
+        return None, share, TIED_VOTE
+    if best < min_votes or share < min_share - EPS:
+        return None, share, WEAK_VOTE
+    return canonical_literal(first[winner]), share, ""

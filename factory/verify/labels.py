@@ -1,0 +1,116 @@
+"""Expected outputs for test inputs: from the verifier's vote, from the solutions' executions, or from both.
+
+`verify.outputs` picks the source of the label each test input is judged by:
+  predicted  the majority of the K sampled outputs, with a quorum (Sol-Ver, the paper's rule; factory/verify/vote.py).
+  executed   the output of the largest group of distinct solutions that return the same value on the input, with
+             `min_agree` distinct programs at least and no tie (CodeT's dual execution agreement, Chen et al. 2022;
+             rStar-Coder's mutual verification). The verifier still gets data: its sampled outputs that equal the
+             label are chosen, the others rejected, so it learns to predict what the code does.
+  agreed     an input is kept only when the predicted majority and the executed majority are the same value: both
+             roles agree independently, the strictest source (fewer tests, higher precision).
+Use `predicted` with a model that predicts outputs well (7B+), `executed` with a weak verifier (a 135M model
+predicts ~4% of outputs right, so its votes rarely label anything), `agreed` when precision matters most.
+
+Guards against solutions that agree on a wrong value: identical programs (same AST) count once, since a sample
+repeated is not a second opinion; a value held only by programs that crash on some other input does not count
+(a crash shows the program does not do what the problem asks); and the constant-function check of selection
+still applies to the labels.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections import defaultdict
+
+from factory.literals import literal_key, same_literal
+from factory.verify.vote import majority
+
+MODES = ("predicted", "executed", "agreed")
+RETURNED = ("pass", "wrong_answer", "returned")   # statuses that carry the program's output
+# The program's own faults. Infrastructure faults (sandbox_error, infra_error) say nothing about the program.
+CRASHES = ("runtime_error", "timeout", "memory_limit", "output_limit", "syntax_error", "missing_entry_point",
+           "unserializable_output")
+
+
+def check_mode(mode: str, min_agree: int) -> None:
+    if mode not in MODES:
+        raise ValueError(f"verify.outputs={mode!r}: expected one of {', '.join(MODES)}")
+    if int(min_agree) < 1:
+        raise ValueError(f"verify.min_agree={min_agree!r}: expected an integer >= 1")
+
+
+def predicted_labels(row: dict, min_votes: int, min_share: float) -> tuple[list, list[str]]:
+    votes = [majority(samples or [], min_votes, min_share) for samples in row["output_samples"]]
+    return [v[0] for v in votes], [v[2] for v in votes]
+
+
+def program_key(code: str) -> str:
+    """Programs that differ only in comments, blank lines or formatting are one program."""
+    try:
+        return ast.dump(ast.parse(code))
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return code
+
+
+def executed_labels(row: dict, min_agree: int) -> tuple[list, list[str]]:
+    """Per input: the value most distinct programs return, or None with `no_outputs`, `weak_agreement` or
+    `tied_agreement`."""
+    program = {s["solution_id"]: program_key(s["code"]) for s in row["solutions"]}
+    crashed = {program[v["solution_id"]] for v in row["verdicts"] if v["status"] in CRASHES}
+    # input -> value key -> (programs returning it, one literal of it)
+    groups: dict[int, dict] = defaultdict(dict)
+    for v in row["verdicts"]:
+        if v["status"] not in RETURNED or v["output"] is None:
+            continue
+        try:
+            key = literal_key(v["output"])
+        except ValueError:
+            continue
+        holders, _ = groups[int(v["test_index"])].setdefault(key, (set(), v["output"]))
+        holders.add(program[v["solution_id"]])
+    labels, reasons = [], []
+    for i in range(len(row["test_inputs"])):
+        contest = sorted(((len(h), text) for h, text in groups[i].values() if h - crashed),
+                         key=lambda c: -c[0])
+        if not contest:
+            labels.append(None), reasons.append("no_outputs")
+        elif len(contest) > 1 and contest[1][0] == contest[0][0]:
+            labels.append(None), reasons.append("tied_agreement")
+        elif contest[0][0] < min_agree:
+            labels.append(None), reasons.append("weak_agreement")
+        else:
+            labels.append(contest[0][1]), reasons.append("")
+    return labels, reasons
+
+
+def label_inputs(row: dict, mode: str, *, min_votes: int = 2, min_share: float = 0.5,
+                 min_agree: int = 2) -> tuple[list, list[str]]:
+    """(label per input or None, reason per input: "" when labelled)."""
+    if mode == "predicted":
+        return predicted_labels(row, min_votes, min_share)
+    executed, exec_reasons = executed_labels(row, min_agree)
+    if mode == "executed":
+        return executed, exec_reasons
+    predicted, pred_reasons = predicted_labels(row, min_votes, min_share)
+    labels, reasons = [], []
+    for p, pr, e, er in zip(predicted, pred_reasons, executed, exec_reasons):
+        if p is None or e is None:
+            labels.append(None), reasons.append(pr or er)
+        elif same_literal(p, e):
+            labels.append(p), reasons.append("")
+        else:
+            labels.append(None), reasons.append("predicted_differs_from_executed")
+    return labels, reasons
+
+
+def rejudge(verdicts: list[dict], labels: list) -> list[dict]:
+    """Judge every returned value against the label of its input; errors keep their status, unlabelled inputs
+    keep what the sandbox said (they are outside the suite)."""
+    out = []
+    for v in verdicts:
+        label = labels[int(v["test_index"])]
+        if label is not None and v["status"] in RETURNED and v["output"] is not None:
+            ok = same_literal(v["output"], label)
+            v = {**v, "status": "pass" if ok else "wrong_answer", "detail": "" if ok else f"returned {v['output'][:200]}"}
+        out.append(v)
+    return out
