@@ -1,4 +1,4 @@
-"""LLM backends behind one interface (`factory.llm.base.LLM`), chosen by config: `llm=hf|vllm|openai`.
+"""LLM backends behind one interface (`factory.llm.base.LLM`), chosen by config: `llm=hf|openvino|vllm|openai`.
 
 `make_llm` is called in a stage's `setup()`, i.e. inside the worker that will generate: the heavy imports
 (torch, transformers, vLLM) and the model load happen there, never on the driver.
@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from factory.llm.base import LLM, Messages, Sampling
@@ -13,7 +14,7 @@ from factory.llm.models import resolve_model
 
 __all__ = ["LLM", "Messages", "Sampling", "make_llm", "resolve_model"]
 
-BACKENDS = ("hf", "vllm", "openai")
+BACKENDS = ("hf", "openvino", "vllm", "openai")
 
 
 def make_llm(llm_cfg: Any, model_cfg: Any) -> LLM:
@@ -25,6 +26,18 @@ def make_llm(llm_cfg: Any, model_cfg: Any) -> LLM:
             resolve_model(model_cfg), device=llm_cfg.get("device"), dtype=llm_cfg.get("dtype"),
             torch_threads=llm_cfg.get("torch_threads"), batch_size=llm_cfg.get("batch_size") or 8,
         )
+    if backend == "openvino":
+        from factory.executors.resources import worker_cpus
+        from factory.llm.export import export_openvino
+        from factory.llm.models import cache_root
+        from factory.llm.openvino import OpenVINOLLM
+
+        hf_folder = resolve_model(model_cfg)
+        env_dir = llm_cfg.get("export_env")
+        ir = export_openvino(hf_folder, llm_cfg.get("weight_format") or "int8", cache_root(model_cfg),
+                             Path(env_dir).expanduser() if env_dir else None)
+        return OpenVINOLLM(hf_folder, str(ir), threads=llm_cfg.get("threads") or worker_cpus(),
+                           precision=llm_cfg.get("precision"))
     if backend == "vllm":
         from factory.llm.vllm import VLLM
 

@@ -1,0 +1,128 @@
+"""OpenVINO GenAI's continuous-batching pipeline as an `LLM` (CPU): the fast embedded engine.
+
+One instance lives in one worker. The model is the IR folder `factory.llm.export` made from the HF folder.
+Assumptions and choices:
+- Tokenising and detokenising use the HF folder's own tokenizer and chat template (transformers), exactly as
+  `llm=hf` does, and only token ids cross into OpenVINO: both backends see the same prompt tokens, so greedy
+  replies agree where the arithmetic does (tests/llm/test_openvino.py).
+- A whole `generate` call is one continuous batch: every prompt is a request, `n` samples come from
+  `num_return_sequences`; greedy (temperature 0) generates once and copies, as `llm=hf` does.
+- Seeds are per prompt: prompt i of a call gets `sampling.seed + i`, so its samples do not depend on which
+  other prompts share the batch, and a retried shard samples the same replies. No seed: random seeds.
+- A prompt that fails gets empty strings: the batch is halved until the failing prompt is alone (after a
+  failed call the pipeline keeps the survivors' requests; they are stepped to the end before the next call).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+
+from factory.llm.base import Messages, Sampling
+
+log = logging.getLogger(__name__)
+
+
+class OpenVINOLLM:
+    def __init__(self, hf_folder: str, ir_folder: str, *, threads: int, precision: str | None = None):
+        import openvino_genai
+        from transformers import AutoTokenizer
+
+        self._genai = openvino_genai
+        self.tokenizer = AutoTokenizer.from_pretrained(hf_folder)
+        if not self.tokenizer.chat_template:
+            raise ValueError(f"{hf_folder}: the tokenizer has no chat template")
+        self.stop_ids = _stop_ids(hf_folder, self.tokenizer.eos_token_id)
+        eos = self.tokenizer.eos_token_id
+        self.eos = int(eos) if eos is not None else min(self.stop_ids)
+        properties = {"INFERENCE_NUM_THREADS": int(threads)}
+        if precision:  # null: OpenVINO's choice for this CPU (bf16 where the CPU has it)
+            properties["INFERENCE_PRECISION_HINT"] = precision
+        self.pipe = openvino_genai.ContinuousBatchingPipeline(
+            str(ir_folder), openvino_genai.SchedulerConfig(), "CPU", properties)
+
+    def generate(self, prompts: list[Messages], sampling: Sampling) -> list[list[str]]:
+        base = sampling.seed if sampling.seed is not None else random.randrange(2**31)
+        seeds = [base + i for i in range(len(prompts))]
+        ids = [self._tokens(p) for p in prompts]
+        results: list[list[str]] = [[""] * sampling.n for _ in prompts]
+        todo = [i for i, t in enumerate(ids) if t]
+        for i, replies in zip(todo, self._generate_safely([ids[i] for i in todo], [seeds[i] for i in todo],
+                                                          sampling)):
+            results[i] = replies
+        return results
+
+    def _tokens(self, messages: Messages) -> list[int] | None:
+        try:
+            return list(self.tokenizer.apply_chat_template(
+                messages, add_generation_prompt=True, tokenize=True, return_dict=False))
+        except Exception as err:  # a malformed prompt fails alone, with empty replies
+            log.warning("chat template failed for one prompt: %s", err)
+            return None
+
+    def _generate_safely(self, ids: list[list[int]], seeds: list[int], sampling: Sampling) -> list[list[str]]:
+        if not ids:
+            return []
+        try:
+            return self._generate_batch(ids, seeds, sampling)
+        except Exception as err:
+            self._drain()
+            if len(ids) == 1:
+                log.warning("generation failed for one prompt (%d tokens): %r", len(ids[0]), err)
+                return [[""] * sampling.n]
+            half = len(ids) // 2  # one bad prompt must not cost its neighbours their replies
+            return (self._generate_safely(ids[:half], seeds[:half], sampling)
+                    + self._generate_safely(ids[half:], seeds[half:], sampling))
+
+    def _generate_batch(self, ids: list[list[int]], seeds: list[int], sampling: Sampling) -> list[list[str]]:
+        import numpy as np
+        import openvino
+
+        greedy = sampling.temperature <= 0
+        copies = 1 if greedy else sampling.n
+        tensors = [openvino.Tensor(np.array([t], dtype=np.int64)) for t in ids]
+        configs = [self._config(sampling, copies, seed) for seed in seeds]
+        out = self.pipe.generate(tensors, configs)
+        replies = []
+        for result in out:
+            texts = [self.tokenizer.decode(list(g), skip_special_tokens=True) for g in result.m_generation_ids]
+            if len(texts) != copies:
+                raise RuntimeError(f"OpenVINO returned {len(texts)} sequences for a prompt, expected {copies}")
+            replies.append(texts * (sampling.n // copies))
+        return replies
+
+    def _config(self, sampling: Sampling, copies: int, seed: int):
+        config = self._genai.GenerationConfig()
+        config.max_new_tokens = sampling.max_tokens
+        config.eos_token_id = self.eos
+        config.stop_token_ids = self.stop_ids
+        config.num_return_sequences = copies
+        if sampling.temperature > 0:  # top_k stays off (OpenVINO's default), as in llm=hf
+            config.do_sample = True
+            config.temperature = sampling.temperature
+            config.top_p = sampling.top_p
+            config.rng_seed = seed
+        return config
+
+    def _drain(self) -> None:
+        # After an exception the pipeline still holds the other requests of that call, and refuses a new
+        # generate() until they finish.
+        while self.pipe.has_non_finished_requests():
+            self.pipe.step()
+
+
+def _stop_ids(hf_folder: str, tokenizer_eos: int | None) -> set[int]:
+    """The tokens that end a reply: the model's generation_config eos ids (what `generate` stops on in
+    llm=hf) and the tokenizer's eos."""
+    from transformers import GenerationConfig
+
+    try:
+        eos = GenerationConfig.from_pretrained(hf_folder).eos_token_id
+    except OSError:  # no generation_config.json
+        eos = None
+    ids = set(eos if isinstance(eos, list) else [] if eos is None else [eos])
+    if tokenizer_eos is not None:
+        ids.add(int(tokenizer_eos))
+    if not ids:
+        raise ValueError(f"{hf_folder}: neither the generation config nor the tokenizer names an eos token")
+    return ids
