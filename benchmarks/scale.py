@@ -147,7 +147,7 @@ def run_one(n: int, shard_size: int, overrides: list[str], solutions: int, tests
     sampler.stage = "dedup plan"
     t = time.perf_counter()
     files = sorted(str(p) for p in (work / "signatures").glob("shard-*.parquet"))
-    plan_dedup(files, str(work / "dedup" / "_duplicates.parquet"), cfg.dedup, use_ray=True)
+    plan_dedup(files, str(work / "_meta" / "dedup" / "duplicates.parquet"), cfg.dedup, use_ray=True)
     walls["dedup plan"] = time.perf_counter() - t
     chain = [("dedup", build_stage(cfg, "dedup", work), work / "signatures"),
              ("synth", Synth(solutions, tests), work / "dedup"),

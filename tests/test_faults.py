@@ -170,7 +170,7 @@ def test_driver_killed_mid_run_resumes_to_the_same_rows(tmp_path, ray_tmp):
         proc = _generate(killed, server.url, killed_tmp)
         deadline = time.time() + 600
         # Mid-run: some solutions shards done, the run not finished.
-        while not list((killed / "solutions" / "_completions").glob("shard-*")):
+        while not list((killed / "_meta" / "solutions" / "completions").glob("shard-*")):
             assert proc.poll() is None and time.time() < deadline, "run ended before it could be killed"
             time.sleep(0.2)
         _kill_run(proc, killed_tmp)
@@ -204,15 +204,16 @@ def test_full_disk_fails_the_shard_and_leaves_it_incomplete(tmp_path):
 def test_a_file_where_a_folder_should_be(tmp_path):
     shards = _write_tests(tmp_path / "in", shards=1, per_shard=2)
     out = tmp_path / "executions"
-    (out / "_stats").parent.mkdir(parents=True)
-    (out / "_stats").write_text("not a folder")
+    stats_dir = tmp_path / "_meta" / "executions" / "stats"
+    stats_dir.parent.mkdir(parents=True)
+    stats_dir.write_text("not a folder")
     stage = Executions(sandbox=load_config([]).sandbox)
     stage.setup()
     try:
-        with pytest.raises(OSError, match="_stats"):
+        with pytest.raises(OSError, match="stats"):
             run_shard(stage, tmp_path / "in", out, shards[0])
         assert not is_done(out, shards[0]) and shard_names(out) == ["shard-00000"]   # data, but no marker
-        (out / "_stats").unlink()
+        stats_dir.unlink()
         stats = run_shard(stage, tmp_path / "in", out, shards[0])   # the rerun redoes the shard
     finally:
         stage.teardown()

@@ -10,6 +10,7 @@ import pytest
 
 from factory import schema
 from factory.config import STAGES
+from factory.executors.shards import read_rejected
 
 SCHEMAS = {"problems": schema.PROBLEMS, "signatures": schema.SIGNATURES, "dedup": schema.DEDUP,
            "solutions": schema.SOLUTIONS, "tests": schema.TESTS, "executions": schema.EXECUTIONS,
@@ -17,7 +18,7 @@ SCHEMAS = {"problems": schema.PROBLEMS, "signatures": schema.SIGNATURES, "dedup"
 
 
 def _markers(run_dir: Path) -> dict[str, float]:
-    return {str(p.relative_to(run_dir)): p.stat().st_mtime for p in run_dir.glob("*/_completions/*")}
+    return {str(p.relative_to(run_dir)): p.stat().st_mtime for p in run_dir.glob("_meta/*/completions/*")}
 
 
 def _generate(*overrides):
@@ -34,10 +35,10 @@ def test_generate_tiny_resume_and_from_stage(tmp_path):
     _generate("model=tiny", "num_problems=8", f"run_dir={run_dir}")
     assert (run_dir / "config.yaml").exists()
     for stage in STAGES:
-        assert (run_dir / stage / "_SUCCESS").exists(), stage
+        assert (run_dir / "_meta" / stage / "SUCCESS").exists(), stage
         table = pq.read_table(run_dir / stage)          # the folder reads as one dataset
         assert table.schema.equals(SCHEMAS[stage], check_metadata=False), stage
-        stats = json.loads((run_dir / stage / "_stats" / "shard-00000.json").read_text())
+        stats = json.loads((run_dir / "_meta" / stage / "stats" / "shard-00000.json").read_text())
         assert {"rows_in", "rows_out", "dropped", "seconds"} <= stats.keys()
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["problems"]["rows_in"] == 8
@@ -49,7 +50,7 @@ def test_generate_tiny_resume_and_from_stage(tmp_path):
     _generate("model=tiny", "num_problems=8", f"run_dir={run_dir}", "from_stage=solutions")
     after = _markers(run_dir)
     for key, mtime in before.items():
-        recomputed = key.split("/")[0] in STAGES[STAGES.index("solutions"):]
+        recomputed = key.split("/")[1] in STAGES[STAGES.index("solutions"):]
         assert (after[key] != mtime) == recomputed, key
 
 
@@ -65,6 +66,6 @@ def test_generate_scripted_model_on_ray_yields_training_data(tmp_path, scripted_
     dpo = pq.read_table(run_dir / "dpo").to_pylist()
     assert {r["role"] for r in sft} == {"solver", "verifier"}
     assert {r["role"] for r in dpo} == {"solver", "verifier"}
-    dedup_dropped = pq.read_table(run_dir / "dedup" / "_rejected").to_pylist()
+    dedup_dropped = read_rejected(run_dir / "dedup").to_pylist()
     # 12 seeds map onto 4 bank problems: the repeats are exact duplicates.
     assert dedup_dropped and {d["reason"] for d in dedup_dropped} <= {"exact_duplicate", "near_duplicate"}

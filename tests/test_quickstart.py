@@ -24,7 +24,7 @@ def test_quickstart_script_runs_smollm2(tmp_path):
                          env={**os.environ, "FACTORY_SKIP_INSTALL": "1"}, capture_output=True, text=True,
                          timeout=1200)
     assert out.returncode == 0, out.stderr[-3000:]
-    assert all((run_dir / s / "_SUCCESS").exists() for s in STAGES)
+    assert all((run_dir / "_meta" / s / "SUCCESS").exists() for s in STAGES)
     config = (run_dir / "config.yaml").read_text()
     assert "smollm2-135m" in config and "num_problems: 2" in config
     problems = pq.read_table(run_dir / "problems").to_pylist()

@@ -1,7 +1,8 @@
 """`factory stats RUN_DIR [--coverage] [--no-plots] [--max-shards N]`: per-stage and per-shard figures of a run.
 
-Reads only what the executors wrote: RUN_DIR/<stage>/_stats/shard-*.json (rows in/out, drops by reason, seconds,
-stage metrics) and, for the executions stage, the `pass_rates` column. An iterate run (RUN_DIR/iter_<i>/ each a
+Reads only what the executors wrote: RUN_DIR/_meta/<stage>/stats/shard-*.json (rows in/out, drops by reason,
+seconds, stage metrics; RUN_DIR/<stage>/_stats/ in runs of the older layout) and, for the executions stage, the
+`pass_rates` column. An iterate run (RUN_DIR/iter_<i>/ each a
 generate run) is reported iteration by iteration. Outputs: the tables on stdout, RUN_DIR/report/shards.csv (every
 shard, every flattened metric), PNG plots in RUN_DIR/report/ (plots.py) and, with --coverage, the problem
 coverage plot (coverage.py; benchmark from `benchmark=`).
@@ -16,6 +17,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from factory.config import STAGES
+from factory.executors.shards import stats_files
 
 ALL_STAGES = ("seeds",) + STAGES
 
@@ -29,19 +31,19 @@ def find_runs(run_dir: Path) -> list[tuple[str, Path]]:
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise FileNotFoundError(f"run folder {run_dir} does not exist")
-    runs = [("run", run_dir)] if any((run_dir / s / "_stats").is_dir() for s in ALL_STAGES) else []
+    runs = [("run", run_dir)] if any(stats_files(run_dir / s) for s in ALL_STAGES) else []
     iters = [p for p in run_dir.glob("iter_*") if p.is_dir() and p.name[5:].isdigit()]
     runs += [(p.name, p) for p in sorted(iters, key=lambda p: int(p.name[5:]))]
     if not runs:
-        raise FileNotFoundError(f"no stage statistics under {run_dir} (expected <stage>/_stats/shard-*.json "
-                                f"or iter_<i>/<stage>/_stats/): is it a run folder?")
+        raise FileNotFoundError(f"no stage statistics under {run_dir} (expected _meta/<stage>/stats/shard-*.json "
+                                f"or iter_<i>/_meta/<stage>/stats/): is it a run folder?")
     return runs
 
 
 def read_stage(stage_dir: Path) -> list[dict]:
     """The per-shard stats of one stage, sorted by shard. A corrupt file is an error naming it."""
     out = []
-    for path in sorted((Path(stage_dir) / "_stats").glob("shard-*.json")):
+    for path in stats_files(stage_dir):
         try:
             s = json.loads(path.read_text())
             s["rows_in"], s["rows_out"], s["seconds"]
@@ -75,7 +77,7 @@ def shard_records(run: Path, progress: bool = True) -> dict[str, list[dict]]:
     """stage -> one flat record per shard: rows, drops, seconds, every scalar metric and, for executions, the
     mean pass rate of its solutions read from the data (so the figure does not depend on a metric's name)."""
     records: dict[str, list[dict]] = {}
-    stages = [s for s in ALL_STAGES if (run / s / "_stats").is_dir()]
+    stages = [s for s in ALL_STAGES if stats_files(run / s)]
     for stage in tqdm(stages, desc=f"reading {run.name}", unit="stage", leave=False, disable=not progress):
         rows = []
         for s in read_stage(run / stage):

@@ -1,9 +1,9 @@
 """Stage 4, dedup: a global plan over every shard, then a per-shard filter.
 
 Duplicates span shards, so no single shard can decide alone. `plan_dedup` looks at all input shards once and
-writes RUN_DIR/dedup/_duplicates.parquet: one row per dropped problem with its reason and the id it duplicates
-(or the benchmark task it is too close to). The `Dedup` stage then runs per shard like any other stage and only
-drops the ids found in that plan.
+writes RUN_DIR/_meta/dedup/duplicates.parquet (bookkeeping beside the data folder, factory/executors/shards.py):
+one row per dropped problem with its reason and the id it duplicates (or the benchmark task it is too close to).
+The `Dedup` stage then runs per shard like any other stage and only drops the ids found in that plan.
 
 The plan on Ray Data never builds one index on the driver: shard files -> map_batches (signature and keys of
 each row: one row per (problem, band key) plus its exact key) -> groupby(key partition).map_groups (edges
@@ -30,7 +30,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from factory.executors.shards import write_table
+from factory.parquet_io import write_table
 from factory.schema import DEDUP
 from factory.stages import minhash
 from factory.stages.base import Dropped, Stage

@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from factory.executors.shards import mark_stage_done, read_stats, shard_name, stage_done, write_json, write_shard
+from factory.executors.shards import (mark_stage_done, meta_dir, read_stats, shard_name, stage_done, write_json,
+                                      write_shard)
 from factory.jsonl import read_jsonl
 from factory.schema import TESTS
 from factory.stages.base import Stage
@@ -95,7 +96,7 @@ def write_inputs(path: Path, run_dir: Path, shard_size: int) -> int:
     if not path.is_file():
         raise InputError(f"{path}: no such file")
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    stamp = out / "_input.json"
+    stamp = meta_dir(out) / "input.json"   # bookkeeping beside the data folder, which holds only shards
     if stage_done(out):
         if json.loads(stamp.read_text()).get("sha256") != digest:
             raise InputError(f"{out} already holds shards from another input; use a new run_dir")
@@ -114,7 +115,7 @@ def write_inputs(path: Path, run_dir: Path, shard_size: int) -> int:
         names.append(shard_name(start // shard_size))
         write_shard(_Input(), out, names[-1], rows[start : start + shard_size], [], len(rows[start : start + shard_size]), 0.0)
     write_json(stamp, {"path": str(path), "sha256": digest})
-    mark_stage_done(out, names)
+    mark_stage_done(out, names, {"fingerprint": digest[:16], "config": {"input": str(path)}, "input": None})
     return len(rows)
 
 

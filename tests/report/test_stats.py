@@ -53,8 +53,8 @@ def test_cli_form_and_errors(iterate_run, tmp_path):
                              capture_output=True, text=True, timeout=120)
     assert missing.returncode == 2 and "nope does not exist" in missing.stderr
 
-    bad = iterate_run / "iter_1" / "executions" / "_stats" / "shard-00001.json"
+    bad = iterate_run / "iter_1" / "_meta" / "executions" / "stats" / "shard-00001.json"
     bad.write_text("{not json")
     with pytest.raises(stats.StatsError, match="shard-00001.json"):
-        stats.read_stage(bad.parent.parent)
+        stats.read_stage(iterate_run / "iter_1" / "executions")
     assert stats.main(load_config([]), [str(iterate_run), "--colour"]) == 2

@@ -61,7 +61,7 @@ def small_run(tmp_path):
 
 def test_exact_near_contaminated_dropped_unrelated_kept(small_run):
     run_dir, files = small_run
-    plan_path = run_dir / "dedup" / "_duplicates.parquet"
+    plan_path = run_dir / "_meta" / "dedup" / "duplicates.parquet"
     counts = plan_dedup(files, str(plan_path), _cfg(), use_ray=False)
     assert counts["dropped"] == {"exact_duplicate": 1, "near_duplicate": 1, "contaminated": 1}
 
@@ -70,7 +70,7 @@ def test_exact_near_contaminated_dropped_unrelated_kept(small_run):
     kept = pq.read_table(run_dir / "dedup").column("problem_id").to_pylist()
     assert sorted(kept) == ["p0", "p1", "p4"]
     assert pq.read_schema(run_dir / "dedup" / "shard-00000.parquet").equals(SIGNATURES)
-    rejected = pq.read_table(run_dir / "dedup" / "_rejected", schema=REJECTED).to_pylist()
+    rejected = pq.read_table(run_dir / "_meta" / "dedup" / "rejected", schema=REJECTED).to_pylist()
     got = {r["id"]: (r["reason"], r["detail"]) for r in rejected}
     assert got == {"p2": ("contaminated", "HumanEval/0"), "p3": ("exact_duplicate", "p0"),
                    "p5": ("near_duplicate", "p1")}
@@ -78,7 +78,7 @@ def test_exact_near_contaminated_dropped_unrelated_kept(small_run):
 
 def test_rerun_reads_the_plan_and_a_changed_input_recomputes(small_run):
     run_dir, files = small_run
-    plan_path = run_dir / "dedup" / "_duplicates.parquet"
+    plan_path = run_dir / "_meta" / "dedup" / "duplicates.parquet"
     first = plan_dedup(files, str(plan_path), _cfg(), use_ray=False)
     mtime = plan_path.stat().st_mtime_ns
     again = plan_dedup(files, str(plan_path), _cfg(), use_ray=False)

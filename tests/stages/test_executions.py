@@ -51,13 +51,13 @@ def test_executions_stage_writes_verdicts_and_pass_rates(tmp_path):
     assert by_solution["p0/s1"] == [(0, "pass", "4"), (1, "wrong_answer", "7"), (3, "wrong_answer", "3")]
     assert [s for _, s, _ in by_solution["p0/s2"]] == ["runtime_error"] * 3
     assert all(v["cpu_ms"] > 0 for v in out["verdicts"])
-    rejected = pq.read_table(tmp_path / "out" / "_rejected" / "shard-00000.parquet").to_pylist()
+    rejected = pq.read_table(tmp_path / "_meta" / "out" / "rejected" / "shard-00000.parquet").to_pylist()
     assert {(r["id"], r["reason"]) for r in rejected} == {("p1", "no_solutions"), ("p2", "no_tests")}
     metrics = stats["metrics"]
     assert metrics["statuses"] == {"pass": 4, "wrong_answer": 2, "runtime_error": 3}
     assert metrics["runtime_errors"] == {"AttributeError": 3}
     assert metrics["pass_rate_histogram"] == {"1": 1, "(0.25,0.5]": 1, "0": 1}
-    assert json.loads((tmp_path / "out" / "_stats" / "shard-00000.json").read_text())["dropped"] == {
+    assert json.loads((tmp_path / "_meta" / "out" / "stats" / "shard-00000.json").read_text())["dropped"] == {
         "no_solutions": 1, "no_tests": 1}
 
 

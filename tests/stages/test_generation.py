@@ -27,7 +27,7 @@ def _run(cfg, name):
     shards = shard_names(run_dir / INPUTS[name])
     LocalExecutor().run_chain([(build_stage(cfg, name, run_dir), run_dir / INPUTS[name], run_dir / name)], shards)
     rows = [r for s in shards for r in pq.read_table(run_dir / name / f"{s}.parquet").to_pylist()]
-    rejected = [r for s in shards for r in pq.read_table(run_dir / name / "_rejected" / f"{s}.parquet").to_pylist()]
+    rejected = [r for s in shards for r in pq.read_table(run_dir / "_meta" / name / "rejected" / f"{s}.parquet").to_pylist()]
     return rows, rejected
 
 
@@ -65,7 +65,7 @@ def test_stages_one_by_one(cfg):
         assert "wrong" not in t["expected"]
     stats = read_stats(run_dir / "tests")
     assert sum(s["rows_in"] for s in stats) == len(sols) and all(s["seconds"] >= 0 for s in stats)
-    assert pq.read_table(run_dir / "tests" / "_rejected" / "shard-00000.parquet").schema.equals(REJECTED)
+    assert pq.read_table(run_dir / "_meta" / "tests" / "rejected" / "shard-00000.parquet").schema.equals(REJECTED)
 
 
 def test_parse_signature_rules():

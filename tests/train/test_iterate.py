@@ -98,4 +98,4 @@ def test_iterate_tiny_hf_completes_when_nothing_agrees(tmp_path):
     for r in reports:
         assert r["train"] == {"sft": {"skipped": "no sft rows"}, "dpo": {"skipped": "no dpo rows"}}
         assert r["next_model"] is None and r["generator"] == "preset:tiny"
-    assert "vs_previous" in reports[1] and (run_dir / "iter_1" / "verification" / "_SUCCESS").exists()
+    assert "vs_previous" in reports[1] and (run_dir / "iter_1" / "_meta" / "verification" / "SUCCESS").exists()

@@ -87,7 +87,7 @@ def test_parquet_input(tmp_path):
     out = pq.read_table(tmp_path / "run" / "verification").to_pylist()[0]
     assert out["chosen_solution_ids"] == ["HumanEval_0/s0"] and out["rejected_solution_ids"] == ["HumanEval_0/s1"]
     assert out["expected"][1] is None and 1 not in out["test_indices"]
-    dropped = pq.read_table(tmp_path / "run" / "verification" / "_rejected").to_pylist()
+    dropped = pq.read_table(tmp_path / "run" / "_meta" / "verification" / "rejected").to_pylist()
     assert [(d["id"], d["reason"]) for d in dropped] == [("HumanEval_0/test1", "no_parseable_output")]
 
 
