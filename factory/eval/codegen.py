@@ -98,6 +98,8 @@ def score_samples(sandbox, problems: list[Problem], samples: list[dict], ks) -> 
 def codegen_prompt(problem: Problem) -> list[dict]:
     if problem.stdin:
         return chat("eval_codegen_stdin", prompt=problem.prompt.strip())
+    if problem.few_shot:   # MBPP's three-shot prompt (factory.eval.benchmarks, `mbpp_prompt`)
+        return chat("eval_codegen_mbpp", prompt=problem.prompt.strip(), entry_point=problem.entry_point)
     # LiveCodeBench's functional problems are called through a wrapper; the model completes their starter class.
     what = "the completed starter code" if problem.suffix else f"the complete function `{problem.entry_point}`"
     return chat("eval_codegen", prompt=problem.prompt.strip(), what=what)

@@ -137,3 +137,61 @@ def make_all(run_dir: Path, report: Path) -> list[Path]:
     made = [plot_pass_rates(runs, report / "pass_rates.png"), plot_error_types(runs, report / "error_types.png"),
             plot_rows(runs, report / "rows_per_stage.png")]
     return [p for p in made if p]
+
+
+# Figure 4 of the paper: outcomes of every execution per iteration. "assertion" is a wrong answer (the value
+# returned is not the expected one); statuses outside the four named ones (syntax errors, memory limit, missing
+# entry point, ...) are "other", so each bar sums to 1.
+OUTCOMES = {"pass": "pass", "wrong_answer": "assertion (wrong answer)", "runtime_error": "runtime error",
+            "timeout": "timeout"}
+
+
+def execution_outcomes(run: Path) -> Counter:
+    """Counts of every verdict of the run's executions shards, by Figure 4 outcome."""
+    counts: Counter = Counter()
+    for path in tqdm(_shards(run, "executions"), desc=f"outcomes {run.name}", unit="shard", leave=False):
+        verdicts = pc.list_flatten(pq.read_table(path, columns=["verdicts"]).column(0))
+        if len(verdicts):
+            counts.update(OUTCOMES.get(s, "other") for s in pc.struct_field(verdicts, "status").to_pylist())
+    return counts
+
+
+def plot_execution_outcomes(runs: list[tuple[str, Path]], path: Path) -> tuple[Path | None, dict]:
+    """One stacked bar per iteration: the share of executions per outcome. Returns (file, {label: shares})."""
+    counts = {label: execution_outcomes(run) for label, run in runs}
+    counts = {k: c for k, c in counts.items() if c}
+    shares = {k: {o: n / sum(c.values()) for o, n in c.items()} for k, c in counts.items()}
+    if not shares:
+        return None, {}
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(1.6 * len(shares) + 3, 4))
+    bottom = [0.0] * len(shares)
+    for outcome in [*OUTCOMES.values(), "other"]:
+        heights = [s.get(outcome, 0.0) for s in shares.values()]
+        if any(heights):
+            ax.bar(list(shares), heights, bottom=bottom, label=outcome, width=0.6)
+            bottom = [b + h for b, h in zip(bottom, heights)]
+    ax.set_xticks(range(len(shares)), [f"{k}\n({sum(counts[k].values())} runs)" for k in shares])
+    ax.set(ylabel="share of executions", ylim=(0, 1), title="Execution outcomes per iteration")
+    ax.legend(bbox_to_anchor=(1.02, 1), loc="upper left")
+    return _save(fig, path), shares
+
+
+def plot_iterations(rows: list[dict], benchmarks: list[str], path: Path) -> Path | None:
+    """Figure 2 of the paper: code pass@1 and test-output accuracy of every evaluated checkpoint (rows of
+    RUN_DIR/eval/iterations.json: `label`, `metrics[benchmark][metric]["value"]`), one line per benchmark."""
+    if not rows or not benchmarks:
+        return None
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, 2, figsize=(max(7, 1.3 * len(rows) + 4), 4), sharex=True)
+    labels = [r["label"] for r in rows]
+    for ax, (key, title) in zip(axes, (("greedy_pass@1", "code pass@1 (greedy)"),
+                                       ("output_accuracy", "test output accuracy"))):
+        for bench in benchmarks:
+            values = [((r["metrics"].get(bench) or {}).get(key) or {}).get("value") for r in rows]
+            ax.plot(labels, [float("nan") if v is None else v for v in values], marker="o", label=bench)
+        ax.set(title=title)
+        ax.set_ylim(bottom=0)
+        ax.tick_params(axis="x", rotation=30)
+        ax.legend()
+    return _save(fig, path)

@@ -9,6 +9,9 @@ Iteration i, all under DIR/iter_<i>/:
   3. DPO from the SFT model on iter_<i>/dpo -> iter_<i>/model, which is model i+1
   4. iter_<i>/iteration.json: data sizes, agreement rate, execution pass/error distribution, agreement with the
      previous iteration's tests; also logged to W&B (offline without a key).
+  5. the base model (once), the SFT model and the DPO model are evaluated on `eval.benchmarks`
+     (factory.eval.iterations): DIR/eval/iterations.json and .md (the paper's Tables 1 and 3),
+     DIR/report/iterations.png and execution_outcomes.png (its Figures 2 and 4).
 Every step has a marker (stage markers, train metrics.json, iteration.json), so a killed run resumes at the first
 unfinished step. A step with no rows to train on (a model too weak to agree with itself) is skipped and the model
 carries over unchanged; iteration.json says so.
@@ -178,14 +181,19 @@ def main(cfg, args: list[str]) -> int:
         raise ValueError(f"factory iterate takes no positional arguments, got {args}")
     if not isinstance(cfg.iterations, int) or cfg.iterations < 1:
         raise ValueError(f"iterations={cfg.iterations!r}: expected a positive integer")
+    from factory.eval import iterations as evaluation
+
     run_dir = Path(cfg.run_dir).resolve()
-    model_path, reports = None, []
+    model_path, reports, evaluated = None, [], None
     for i in range(cfg.iterations):
         reports.append(run_iteration(cfg, run_dir, i, model_path))
         model_path = reports[-1]["next_model"]
         r = reports[-1]
         print(f"iter_{i}: {r['problems']} problems, agreement {r['agreement_rate']}, sft {r['sft_rows']}, "
               f"dpo {r['dpo_rows']}, next model {model_path or 'unchanged'}")
+        # After each iteration, not at the end: a long run shows its trend early, and a killed one keeps it.
+        evaluated = evaluation.evaluate_run(cfg, run_dir, reports)
     (run_dir / "iterations.json").write_text(json.dumps(reports, indent=1))
     log_wandb(cfg, run_dir, reports)
+    evaluation.log_wandb(cfg, run_dir, evaluated)
     return 0
