@@ -101,3 +101,24 @@ def test_mbpp_sanitized_rows_bring_their_test_imports(tmp_path, sandbox):
     (p,) = load_benchmark("mbpp", str(path))
     assert p.entry_point == "isqrt" and p.assert_tests.startswith("import math")
     assert run_assertions(sandbox, {p.task_id: p}, [(p.task_id, p.canonical)])[0].status == "pass"
+
+
+@pytest.mark.parametrize("path", ["tests/eval/data/mbpp-sample.jsonl", "tests/eval/data/mbpp-py-reworded-sample.json"])
+def test_mbpp_three_shot_prompt_hides_the_gold_tests(path):
+    from factory.eval.codegen import codegen_prompt
+
+    three = load_benchmark("mbpp", path)   # the default: the paper's unified three-shot prompt
+    shown = load_benchmark("mbpp", path, mbpp_prompt="tests")
+    for p3, pt in zip(three, shown):
+        text = codegen_prompt(p3)[0]["content"]
+        assert text.count("Task:") == 4 and text.count("```python") == 3   # three worked examples, then the task
+        assert f"Function: def {p3.entry_point}(" in text.split("Task:")[-1]
+        assert "assert" not in text and "candidate" not in text and '"""' not in text
+        assert p3.assert_tests == pt.assert_tests and p3.io_tests == pt.io_tests   # same tests judge the code
+    if "sample.jsonl" in path:   # MBPP's own form shows the gold asserts
+        assert "assert sum_squares([1, 2, 3]) == 14" in codegen_prompt(shown[0])[0]["content"]
+    else:   # MultiPL-E: the task is the stub's docstring, the signature its `def` line
+        assert "Function: def min_Jumps(steps: Tuple[int, int], d: int) -> float:" in codegen_prompt(three[1])[0][
+            "content"]
+    with pytest.raises(ValueError, match="eval.mbpp_prompt='zero'"):
+        load_benchmark("mbpp", path, mbpp_prompt="zero")

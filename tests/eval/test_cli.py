@@ -66,6 +66,10 @@ def test_evaluate_tiny_model_plumbing(tmp_path, bench, extra):
     assert metrics["output_accuracy"]["count"] == 4   # 2 gold inputs asked per problem
     solutions = (run / "eval" / f"{bench}_solutions.jsonl").read_text().splitlines()
     assert len(solutions) == 2 * (1 + 2)   # greedy + 2 samples per problem
+    report = json.loads((run / "eval" / f"{bench}.json").read_text())
+    assert report["code_prompt"] == (None if bench == "humaneval" else "mbpp_prompt=three_shot")
+    assert len((run / "eval" / f"{bench}_outputs.jsonl").read_text().splitlines()) == 4   # Table 3's rows
+    assert "| cot=true votes=1 |" in (run / "eval" / f"{bench}_testgen.md").read_text()   # Table 2, one setting
 
 
 def test_missing_benchmark_file_is_a_clear_error(tmp_path, capsys):
