@@ -21,7 +21,7 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 from factory.eval import candidates as cand
-from factory.eval import codegen, mutants, testgen
+from factory.eval import codegen, mutants, tables, testgen
 from factory.eval.benchmarks import Problem, load_benchmark
 
 log = logging.getLogger(__name__)
@@ -33,7 +33,7 @@ def eval_config(cfg: DictConfig) -> DictConfig:
     from factory.config import ConfigError
 
     ev = cfg.eval
-    for field in ("num_samples", "mutants", "max_gold_tests", "num_inputs", "num_outputs", "max_tokens",
+    for field in ("num_samples", "mutants", "max_gold_tests", "num_inputs", "max_tokens",
                   "batch_size", "output_max_tokens"):
         value = ev[field]
         minimum = 0 if field in ("num_samples", "mutants") else 1
@@ -44,9 +44,30 @@ def eval_config(cfg: DictConfig) -> DictConfig:
     for field in ("temperature", "output_temperature"):
         if not isinstance(ev[field], (int, float)) or ev[field] < 0:
             raise ConfigError(f"eval.{field}={ev[field]!r}: expected a number >= 0 ({DEFAULTS})")
+    _check_testgen(ev)
     if cfg.benchmark not in ("humaneval", "mbpp", "livecodebench"):
         raise ConfigError(f"benchmark={cfg.benchmark!r}: expected humaneval, mbpp or livecodebench")
     return ev
+
+
+def _check_testgen(ev) -> None:
+    """The Table 2 and Table 3 settings, iterate's benchmark list and the MBPP prompt."""
+    from factory.config import ConfigError
+    from factory.eval.benchmarks import MBPP_PROMPTS
+
+    cots, votes = (tables._as_list(ev.testgen[k]) for k in ("cot", "votes"))
+    if not cots or not all(isinstance(c, bool) for c in cots):
+        raise ConfigError(f"eval.testgen.cot={ev.testgen.cot!r}: expected true, false or a list of them ({DEFAULTS})")
+    if not votes or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in votes):
+        raise ConfigError(f"eval.testgen.votes={ev.testgen.votes!r}: expected an integer >= 1 or a list of them "
+                          f"({DEFAULTS})")
+    if ev.mbpp_prompt not in MBPP_PROMPTS:
+        raise ConfigError(f"eval.mbpp_prompt={ev.mbpp_prompt!r}: expected one of {list(MBPP_PROMPTS)} ({DEFAULTS})")
+    if not set(ev.benchmarks) <= {"humaneval", "mbpp", "livecodebench"}:
+        raise ConfigError(f"eval.benchmarks={list(ev.benchmarks)!r}: expected a list of humaneval, mbpp, "
+                          f"livecodebench ({DEFAULTS})")
+    if ev.compare is not None and len(ev.compare) != 2:
+        raise ConfigError(f"eval.compare={ev.compare!r}: expected two models or evaluation folders ({DEFAULTS})")
 
 
 def main(cfg: DictConfig, args: list[str]) -> int:
@@ -69,7 +90,11 @@ def evaluate(cfg: DictConfig) -> int:
     # The resolved settings beside the figures they produced (not RUN_DIR/config.yaml: that is the generate run's).
     _write_text(out_dir / f"{cfg.benchmark}.config.yaml", OmegaConf.to_yaml(
         {**OmegaConf.to_container(cfg, resolve=True), "eval": OmegaConf.to_container(ev)}))
-    problems = load_benchmark(cfg.benchmark, ev.data_path, ev.hf_dataset, ev.limit)
+    problems = load_benchmark(cfg.benchmark, ev.data_path, ev.hf_dataset, ev.limit, ev.mbpp_prompt)
+    if ev.compare:   # Table 3 only: two models' outputs on the same gold inputs
+        from factory.eval.iterations import compare
+
+        return compare(cfg, ev, problems, out_dir)
     samples = cfg.get("samples")
     with make_sandbox(cfg.sandbox) as sandbox:
         if samples:
@@ -85,7 +110,8 @@ def evaluate(cfg: DictConfig) -> int:
 
             metrics = evaluate_model(cfg, ev, problems, sandbox, out_dir, make_llm(cfg.llm, cfg.model))
     report = {"benchmark": cfg.benchmark, "model": None if samples else cfg.model.name, "samples": samples,
-              "problems": len(problems), "metrics": {k: _plain(m) for k, m in metrics.items()}}
+              "problems": len(problems), "code_prompt": code_prompt(cfg.benchmark, ev),
+              "metrics": {k: _plain(m) for k, m in metrics.items()}}
     _write_text(out_dir / f"{cfg.benchmark}.json", json.dumps(report, indent=2) + "\n")
     table = markdown(report)
     _write_text(out_dir / f"{cfg.benchmark}.md", table)
@@ -116,19 +142,33 @@ def evaluate_model(cfg, ev, problems: list[Problem], sandbox, out_dir: Path, llm
         for mode, sols, oks in (("greedy", greedy, greedy_pass), ("sampled", sampled, sampled_pass))
         for tid in sols for src, ok in zip(sols[tid], oks[tid])])
     mutant_sets = _mutants(sandbox, problems, ev.mutants, metrics)
-    if not ev.testgen:
+    if not ev.testgen.enabled:
         return metrics
-    metrics.update(testgen.output_accuracy(llm, problems, ev.max_gold_tests, ev.output_max_tokens, cfg.seed))
-    log.info("output accuracy: %s", metrics["output_accuracy"])
-    generated = testgen.generate_tests(llm, problems, ev.num_inputs, ev.num_outputs, ev.output_temperature,
-                                       ev.output_max_tokens, cfg.seed)
-    _write_jsonl(out_dir / f"{cfg.benchmark}_tests.jsonl",
-                 [{"task_id": tid, "inputs": i, "expected": e} for tid, tests in generated.items() for i, e in tests])
-    candidates = {tid: _candidates(by_id[tid], sampled.get(tid, []), sampled_pass.get(tid, []),
-                                   mutant_sets.get(tid, [])) for tid in generated}
-    log.info("generated %d tests for %d problems", sum(map(len, generated.values())), len(generated))
-    cand.run_candidates(sandbox, by_id, generated, candidates)
-    metrics.update(cand.verifier_metrics(generated, candidates))
+    # One set of test inputs for every setting: settings differ only in how outputs are predicted (Table 2).
+    inputs = testgen.test_inputs(llm, problems, ev.num_inputs, ev.output_max_tokens, cfg.seed)
+    table = []
+    for n, setting in enumerate(tables.settings(ev.testgen)):
+        outputs = testgen.output_predictions(llm, problems, ev.max_gold_tests, ev.output_max_tokens, cfg.seed,
+                                             setting, ev.output_temperature)
+        found = testgen.accuracy_metrics(outputs, len(problems))
+        generated = testgen.complete_tests(llm, problems, inputs, setting, ev.output_temperature,
+                                           ev.output_max_tokens, cfg.seed)
+        candidates = {tid: _candidates(by_id[tid], sampled.get(tid, []), sampled_pass.get(tid, []),
+                                       mutant_sets.get(tid, [])) for tid in generated}
+        cand.run_candidates(sandbox, by_id, generated, candidates)
+        found.update(cand.verifier_metrics(generated, candidates))
+        log.info("%s: output accuracy %s, %d tests for %d problems", setting.label, found["output_accuracy"],
+                 sum(map(len, generated.values())), len(generated))
+        table.append({"setting": setting.label, "metrics": {k: _plain(m) for k, m in found.items()}})
+        if n == 0:   # the first setting is the report's: its outputs and tests are kept, Table 3 reads them
+            metrics.update(found)
+            _write_jsonl(out_dir / f"{cfg.benchmark}_outputs.jsonl", outputs)
+            _write_jsonl(out_dir / f"{cfg.benchmark}_tests.jsonl", [
+                {"task_id": tid, "inputs": i, "expected": e} for tid, tests in generated.items() for i, e in tests])
+    _write_text(out_dir / f"{cfg.benchmark}_testgen.json", json.dumps(table, indent=2) + "\n")
+    _write_text(out_dir / f"{cfg.benchmark}_testgen.md", tables.table2(cfg.benchmark, table))
+    if len(table) > 1:
+        print(tables.table2(cfg.benchmark, table))
     return metrics
 
 
@@ -162,9 +202,15 @@ def _plain(metric: dict) -> dict:
     return {"value": value, "count": int(metric["count"])}
 
 
+def code_prompt(benchmark: str, ev) -> str | None:
+    """Which code prompt a table used: MBPP has two (`eval.mbpp_prompt`), the others one."""
+    return f"mbpp_prompt={ev.mbpp_prompt}" if benchmark == "mbpp" else None
+
+
 def markdown(report: dict) -> str:
     who = report["model"] or report["samples"]
-    lines = [f"## {report['benchmark']}: {who} ({report['problems']} problems)", "",
+    prompt = f", {report['code_prompt']}" if report.get("code_prompt") else ""
+    lines = [f"## {report['benchmark']}: {who} ({report['problems']} problems{prompt})", "",
              "| metric | value | n |", "|---|---:|---:|"]
     for name, m in report["metrics"].items():
         value = m["value"]
