@@ -46,7 +46,7 @@ def test_sft_trainer_trains_on_the_sft_folder(produced, tiny, tmp_path):
     from transformers import AutoModelForCausalLM
     from trl import SFTConfig, SFTTrainer
 
-    data = load_dataset("parquet", data_files=str(produced / "sft" / "*.parquet"), split="train")
+    data = load_dataset("parquet", data_dir=str(produced / "sft"), split="train")   # the folder as it is
     assert {"prompt", "completion", "role"} <= set(data.column_names) and set(data["role"]) == {"solver", "verifier"}
     model = AutoModelForCausalLM.from_pretrained(tiny[0])
     before = {n: p.detach().clone() for n, p in model.named_parameters()}
@@ -60,7 +60,7 @@ def test_dpo_trainer_trains_on_the_dpo_folder(produced, tiny, tmp_path):
     from transformers import AutoModelForCausalLM
     from trl import DPOConfig, DPOTrainer
 
-    data = load_dataset("parquet", data_files=str(produced / "dpo" / "*.parquet"), split="train")
+    data = load_dataset("parquet", data_dir=str(produced / "dpo"), split="train")
     assert {"prompt", "chosen", "rejected"} <= set(data.column_names) and set(data["role"]) == {"solver", "verifier"}
     model = AutoModelForCausalLM.from_pretrained(tiny[0])
     before = {n: p.detach().clone() for n, p in model.named_parameters()}
