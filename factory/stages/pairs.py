@@ -16,7 +16,7 @@ from factory.stages.base import Stage
 from factory.verify.pairs import dpo_rows, sft_rows
 
 NEEDS = ("problem_id", "problem", "signature", "entry_point", "solutions", "test_inputs", "output_samples",
-         "output_reasoning", "expected", "trusted", "test_indices", "chosen_solution_ids", "rejected_solution_ids")
+         "output_reasoning", "labels", "trusted", "test_indices", "chosen_solution_ids", "rejected_solution_ids")
 
 
 def _role_counts(rows: list[dict]) -> dict:
@@ -30,10 +30,11 @@ class SFTData(Stage):
     schema = SFT
     requires = NEEDS
     batch_size = 256   # pure Python, no model: large batches cost nothing
+    num_inputs: int = 6   # generate.num_inputs: the test_inputs prompt of the verifier's SFT rows
 
     def process(self, rows):
         for row in rows:
-            yield from sft_rows(row)
+            yield from sft_rows(row, self.num_inputs)
 
     def shard_metrics(self, rows_out: list[dict]) -> dict:
         return _role_counts(rows_out)

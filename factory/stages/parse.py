@@ -7,8 +7,12 @@ because a weak model's garbage is normal input here, not an error.
 from __future__ import annotations
 
 import ast
+import io
 import keyword
 import re
+import tokenize
+
+from factory.verify.vote import canonical_literal
 
 _BLOCK = re.compile(r"```[ \t]*(?:python|py|python3)?[ \t]*\n(.*?)(?:```|\Z)", re.S | re.I)
 
@@ -26,7 +30,7 @@ def literal(text: str):
 
 def parse_signature(code: str) -> tuple[str, list[str], str] | str:
     """Validate starter code: exactly one top-level function with a usable name and fixed positional parameters
-    that its docstring (when there is one) describes. Returns (entry_point, params, normalised starter) or a reason."""
+    (a docstring that skips one is fine: the problem statement says what it is). Returns (entry_point, params, normalised starter) or a reason."""
     try:
         tree = ast.parse(code)
     except SyntaxError:
@@ -45,8 +49,6 @@ def parse_signature(code: str) -> tuple[str, list[str], str] | str:
     if not params or params[0] in ("self", "cls"):
         return "no_parameters"
     doc = ast.get_docstring(fn) or ""
-    if doc and not all(re.search(rf"\b{re.escape(p)}\b", doc) for p in params):
-        return "undocumented_parameter"
     # Starter code keeps the signature and docstring only: a body would leak a (possibly wrong) solution.
     body = [fn.body[0]] if doc else []
     fn.body = body + [ast.Expr(ast.Constant(...))]
@@ -65,39 +67,148 @@ def parse_solution(code: str | None, entry_point: str) -> str | None:
     return None if entry_point in names else "missing_entry_point"
 
 
-def parse_inputs(reply: str, arity: int) -> list[tuple[str, str]] | str:
-    """Test inputs, one literal list of positional arguments per line, with a `# kind` comment.
-    Returns [(canonical literal, kind)] (duplicates removed, order kept) or a reason."""
-    code = extract_code(reply) or reply or ""
-    seen, out = set(), []
-    for line in code.splitlines():
-        text, _, comment = line.partition("#")
-        text = text.strip().rstrip(",")
-        if not text:
+KINDS = ("general", "corner", "difficult")
+_LITERAL_ERRORS = (ValueError, SyntaxError, TypeError, MemoryError, RecursionError)
+
+
+def _code_and_comment(line: str) -> tuple[str, str]:
+    """Split a line into code and its `#` comment with `tokenize`, so a `#` inside a string literal stays."""
+    try:
+        for tok in tokenize.generate_tokens(io.StringIO(line).readline):
+            if tok.type == tokenize.COMMENT:
+                return line[: tok.start[1]], tok.string[1:]
+    except (tokenize.TokenError, IndentationError, SyntaxError):
+        pass
+    return line, ""
+
+
+def _call_args(node: ast.AST, entry_point: str | None, params: list[str]) -> list | None:
+    """Literal arguments of the first call of `entry_point` in `node` (keywords mapped to parameters), else None."""
+    for call in ast.walk(node):
+        if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id == entry_point):
             continue
         try:
-            value = literal(text)
-        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+            args = [ast.literal_eval(a) for a in call.args]
+            named = {k.arg: ast.literal_eval(k.value) for k in call.keywords}
+        except _LITERAL_ERRORS:
+            return None
+        if any(k is None for k in named) or set(named) - set(params[len(args):]):
+            return None   # **kwargs, or a keyword for a parameter that is not there or already given
+        rest = [named[p] for p in params[len(args):] if p in named]
+        if len(rest) != len(named):
+            return None
+        return args + rest
+    return None
+
+
+def _arguments(text: str, arity: int, entry_point: str | None, params: list[str]) -> list | None:
+    """One input line in any form a model writes: `f(1, [2])`, `assert f(1) == 3`, `print(f(x=1))`,
+    `[1, [2]]` (the argument list), or a bare literal when the function takes one argument."""
+    text = text.strip().rstrip(",;").strip()
+    if not text:
+        return None
+    try:
+        tree = ast.parse(text)
+    except _LITERAL_ERRORS:
+        return None
+    if entry_point:
+        args = _call_args(tree, entry_point, params)
+        if args is not None:
+            return args if len(args) == arity else None
+    try:
+        value = ast.literal_eval(text)
+    except _LITERAL_ERRORS:
+        return None
+    if isinstance(value, (list, tuple)) and len(value) == arity:
+        return list(value)   # the argument list; for one argument `[5]` reads as 5 (the older prompts' format)
+    return [value] if arity == 1 else None
+
+
+def _lines(reply: str) -> list[str]:
+    """Lines of every code block first, then every other line (prose)."""
+    blocks = [b for b in _BLOCK.findall(reply or "") if b.strip()]
+    prose = _BLOCK.sub("\n", reply or "")
+    return [line for text in blocks + [prose] for line in text.splitlines()]
+
+
+def parse_inputs(reply: str, arity: int, entry_point: str | None = None, params: list[str] | None = None,
+                 rejects: list | None = None) -> list[tuple[str, str]] | str:
+    """Test inputs, one per line, in any of the forms `_arguments` reads, with an optional `# kind` comment.
+    Returns [(canonical literal list of arguments, kind)] (duplicates removed, order kept) or a reason.
+
+    An input that cannot be written back as a literal of plain data (NaN, an object) is not kept: it would be a
+    runtime error for every solution. Its line goes to `rejects` as (reason, line) when a list is given.
+    """
+    params = list(params or [])
+    seen, out = set(), []
+    for line in _lines(reply):
+        text, comment = _code_and_comment(line)
+        args = _arguments(text, arity, entry_point, params)
+        if args is None:
             continue
-        if not isinstance(value, (list, tuple)) or len(value) != arity:
+        canon = canonical_literal(args)
+        if not _round_trips(canon, args):
+            if rejects is not None:
+                rejects.append(("unrepresentable_input", line.strip()[:200]))
             continue
-        canon = repr(list(value))
         if canon in seen:
             continue
         seen.add(canon)
-        kind = next((k for k in ("general", "corner", "difficult") if k in comment.lower()), "general")
+        kind = next((k for k in KINDS if k in comment.lower()), "general")
         out.append((canon, kind))
     return out or "no_valid_inputs"
 
 
-_ANSWER = re.compile(r"^\s*\**\s*output\s*\**\s*[:=]\s*(.+?)\s*$", re.I | re.M)
+def _round_trips(text: str, value) -> bool:
+    try:
+        return ast.literal_eval(text) == value and "nan" not in text
+    except _LITERAL_ERRORS:
+        return False
+
+
+def inputs_text(entry_point: str, inputs: list[str], kinds: list[str]) -> str:
+    """A reply in the format the test_inputs prompt asks for: the SFT target of the verifier's first step."""
+    lines = [f"{call_text(entry_point, i)}  # {k}" for i, k in zip(inputs, kinds)]
+    return "```python\n" + "\n".join(lines) + "\n```"
+
+
+_ANSWER = re.compile(r"^[ \t>*#-]*\**[ \t]*output[ \t]*\**[ \t]*[:=][ \t]*\**[ \t]*(.*?)[ \t]*$", re.I | re.M)
+_RHS = re.compile(r"\)\s*==\s*(.+?)\s*$", re.M)
+
+
+def _clean(text: str) -> str:
+    text = text.strip().strip("`*").strip()
+    if text.endswith(".") and _parses(text[:-1]):
+        text = text[:-1].rstrip()   # "Output: 5." ends a sentence; the period is not part of the number
+    return text
+
+
+def _parses(text: str) -> bool:
+    try:
+        ast.literal_eval(text.strip())
+        return True
+    except _LITERAL_ERRORS:
+        return False
 
 
 def answer_text(reply: str) -> str:
-    """The text after the last `Output:` line, backticks stripped; "" when there is none. Kept unparsed: the vote
-    parses it, and a sample that does not parse is still a sample (it counts against the majority's share)."""
-    matches = _ANSWER.findall(reply or "")
-    return matches[-1].strip().strip("`").strip() if matches else ""
+    """The predicted output: the text after the last `Output:` (also `**Output:** 5`, or a code block right
+    after it), else the right-hand side of `f(...) == y`; "" when there is none. Kept unparsed: the vote parses
+    it, and a sample that does not parse is still a sample (it counts against the majority's share)."""
+    reply = reply or ""
+    matches = list(_ANSWER.finditer(reply))
+    if matches:
+        last = matches[-1]
+        raw = last.group(1)
+        inline = raw.strip().strip("`").strip()
+        if inline and inline.lower() not in ("python", "py", "python3"):
+            return _clean(raw)   # `Output: 5`, also an inline fence ```5```
+        block = _BLOCK.search(reply, last.start())
+        if block and block.group(1).strip():
+            return _clean(block.group(1).strip().splitlines()[-1])
+        return ""
+    rhs = _RHS.findall(reply)
+    return _clean(rhs[-1]) if rhs else ""
 
 
 def call_text(entry_point: str, inputs: str) -> str:

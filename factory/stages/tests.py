@@ -1,6 +1,7 @@
 """Test generation, two calls as in the paper: test inputs first, then K sampled expected outputs per input.
 
-Every sample is kept with its chain of thought: the majority becomes the test, the others become rejected tests.
+Every sample is kept with its chain of thought. `expected` here is the plain majority (ties give none);
+verification applies the quorum (`verify.min_votes`, `verify.min_share`) or labels inputs by execution.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ import dataclasses
 from typing import Any
 
 from factory.prompts import chat
+from factory.prompts.fields import test_input_fields
 from factory.schema import TESTS
 from factory.stages.base import Dropped
 from factory.stages.llm_stage import LLMStage
@@ -26,12 +28,14 @@ class Tests(LLMStage):
     num_outputs: int = 4
 
     def process(self, rows):
-        prompts = [chat("test_inputs", problem=r["problem"], signature=r["signature"], entry_point=r["entry_point"],
-                        num_inputs=self.num_inputs, arity=len(r["params"])) for r in rows]
+        prompts = [chat("test_inputs", **test_input_fields(r, self.num_inputs)) for r in rows]
         replies = self.ask(prompts, key=[r["problem_id"] for r in rows])
         todo = []
         for row, (reply,) in zip(rows, replies):
-            inputs = parse_inputs(reply, len(row["params"]))
+            rejects: list = []
+            inputs = parse_inputs(reply, len(row["params"]), row["entry_point"], row["params"], rejects)
+            for j, (reason, line) in enumerate(rejects):
+                yield Dropped(f"{row['problem_id']}/input{j}", reason, line)
             if isinstance(inputs, str):
                 yield Dropped(row["problem_id"], inputs, reply)
             else:

@@ -2,9 +2,12 @@
 
   solver    prompt: the `solution` template (the exact prompt the solutions stage sampled with)
             SFT completion: each distinct chosen solution's reply; DPO: chosen reply vs rejected reply.
-  verifier  prompt: the `test_output` template for one selected test input (the tests stage's prompt)
-            SFT completion: a sampled reply whose answer agrees with the trusted output (its chain of thought
-            kept); DPO: that reply vs each reply whose answer disagrees (a rejected test).
+  verifier  step test_inputs: the `test_inputs` prompt -> the trusted suite's inputs in the reply's own format
+            (SFT only: there is no rejected list of inputs).
+            step test_output: the `test_output` template for one selected test input (the tests stage's prompt)
+            SFT completion: a sampled reply whose answer equals the input's label (its chain of thought
+            kept); DPO: that reply vs each reply whose answer differs (a rejected test).
+Every row names its `step` (solution, test_inputs, test_output), the prompt template it was made from.
 Only trusted rows give data. Candidates made elsewhere may lack replies: a bare code block or an
 `Output: <literal>` line stands in, the same format the pipeline's parsers read.
 """
@@ -14,8 +17,9 @@ from __future__ import annotations
 from itertools import cycle
 
 from factory.prompts import chat
+from factory.prompts.fields import test_input_fields
 from factory.literals import same_literal
-from factory.stages.parse import answer_text, call_text
+from factory.stages.parse import answer_text, call_text, inputs_text
 
 
 def assistant(text: str) -> list[dict[str, str]]:
@@ -58,7 +62,7 @@ def agrees(sample: str | None, expected: str) -> bool:
 
 def split_samples(row: dict, test_index: int) -> tuple[list[int], list[int]]:
     """Indices of the samples agreeing and disagreeing with the trusted output of one test."""
-    expected = row["expected"][test_index]
+    expected = row["labels"][test_index]
     good, bad = [], []
     for j, sample in enumerate(row["output_samples"][test_index]):
         (good if agrees(sample, expected) else bad).append(j)
@@ -75,18 +79,28 @@ def _distinct(texts):
     return [t for t in texts if not (t in seen or seen.add(t))]
 
 
-def sft_rows(row: dict) -> list[dict]:
+def sft_rows(row: dict, num_inputs: int = 6) -> list[dict]:
+    """`num_inputs`: the count the test_inputs prompt asked for (generate.num_inputs), so the SFT prompt is the
+    prompt the model was sampled with."""
     if not row.get("trusted"):
         return []
     pid, out = row["problem_id"], []
     prompt = solver_prompt(row)
     for text in _distinct(solution_text(s) for s in _solutions(row, row["chosen_solution_ids"])):
-        out.append({"role": "solver", "problem_id": pid, "prompt": prompt, "completion": assistant(text)})
+        out.append({"role": "solver", "step": "solution", "problem_id": pid, "prompt": prompt,
+                    "completion": assistant(text)})
+    if row["test_indices"]:
+        inputs = [row["test_inputs"][i] for i in row["test_indices"]]
+        kinds = [(row.get("input_kinds") or [])[i] if i < len(row.get("input_kinds") or []) else "general"
+                 for i in row["test_indices"]]
+        out.append({"role": "verifier", "step": "test_inputs", "problem_id": pid,
+                    "prompt": chat("test_inputs", **test_input_fields(row, num_inputs)),
+                    "completion": assistant(inputs_text(row["entry_point"], inputs, kinds))})
     for i in row["test_indices"]:
         good, _ = split_samples(row, i)
         if good:
-            out.append({"role": "verifier", "problem_id": pid, "prompt": verifier_prompt(row, i),
-                        "completion": assistant(sample_text(row, i, good[0]))})
+            out.append({"role": "verifier", "step": "test_output", "problem_id": pid,
+                        "prompt": verifier_prompt(row, i), "completion": assistant(sample_text(row, i, good[0]))})
     return out
 
 
@@ -100,7 +114,7 @@ def dpo_rows(row: dict) -> list[dict]:
     prompt = solver_prompt(row)
     bad_solutions = [r for r in rejected if r not in chosen] if chosen else []
     for good, bad in zip(cycle(chosen), bad_solutions):
-        out.append({"role": "solver", "problem_id": pid, "prompt": prompt,
+        out.append({"role": "solver", "step": "solution", "problem_id": pid, "prompt": prompt,
                     "chosen": assistant(good), "rejected": assistant(bad)})
     for i in row["test_indices"]:
         good_ids, bad_ids = split_samples(row, i)
@@ -108,6 +122,6 @@ def dpo_rows(row: dict) -> list[dict]:
         bads = [b for b in _distinct(sample_text(row, i, j) for j in bad_ids) if b not in goods]
         if goods:
             for good, bad in zip(cycle(goods), bads):
-                out.append({"role": "verifier", "problem_id": pid, "prompt": verifier_prompt(row, i),
-                            "chosen": assistant(good), "rejected": assistant(bad)})
+                out.append({"role": "verifier", "step": "test_output", "problem_id": pid,
+                            "prompt": verifier_prompt(row, i), "chosen": assistant(good), "rejected": assistant(bad)})
     return out

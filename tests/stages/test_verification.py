@@ -73,19 +73,27 @@ def test_selected_suite_and_coverage(strict_run):
 
 def test_sft_and_dpo_rows_for_both_roles(strict_run):
     from factory.prompts import chat
-    from factory.stages.parse import call_text
+    from factory.stages.parse import call_text, parse_inputs
 
     run_dir, out = strict_run
     sft = pq.read_table(run_dir / "sft").to_pylist()
     dpo = pq.read_table(run_dir / "dpo").to_pylist()
     count = lambda rows, pid, role: sum(r["problem_id"] == pid and r["role"] == role for r in rows)  # noqa: E731
     assert count(sft, "HumanEval_63", "solver") == 1 and count(sft, "HumanEval_0", "solver") == 2
-    assert count(sft, "HumanEval_63", "verifier") == 7
+    assert count(sft, "HumanEval_63", "verifier") == 8   # 7 test_output rows and 1 test_inputs row
+    fib = out["HumanEval_63"]
+    inputs_row = next(r for r in sft if r["problem_id"] == "HumanEval_63" and r["step"] == "test_inputs")
+    # the inputs of the trusted suite, written as the test_inputs prompt asks (one call per line, kind comment)
+    lines = inputs_row["completion"][0]["content"].strip("`\npython").splitlines()
+    assert [line.split("  # ")[0] for line in lines] == [call_text("fibfib", fib["test_inputs"][i])
+                                                          for i in fib["test_indices"]]
+    assert parse_inputs(inputs_row["completion"][0]["content"], 1, "fibfib", ["n"]) == \
+        [(fib["test_inputs"][i], fib["input_kinds"][i]) for i in fib["test_indices"]]
+    assert {r["step"] for r in sft} == {"solution", "test_inputs", "test_output"}
     assert count(dpo, "HumanEval_63", "solver") == 4 and count(dpo, "HumanEval_63", "verifier") == 7
     assert not any(r["problem_id"] == "fib_flipped" for r in sft + dpo)
-    fib = out["HumanEval_63"]
     i = fib["test_indices"][0]
-    verifier = next(r for r in sft if r["problem_id"] == "HumanEval_63" and r["role"] == "verifier")
+    verifier = next(r for r in sft if r["problem_id"] == "HumanEval_63" and r["step"] == "test_output")
     # the verifier prompt is exactly the one the tests stage sampled outputs with
     assert verifier["prompt"] == chat("test_output", problem=fib["problem"], signature=fib["signature"],
                                       call=call_text("fibfib", fib["test_inputs"][i]))
