@@ -90,6 +90,7 @@ VERIFICATION = pa.schema(list(EXECUTIONS) + [
 
 SFT = pa.schema([
     ("role", pa.string()),          # solver | verifier
+    ("step", pa.string()),          # the prompt it answers: solution | test_inputs | test_output
     ("problem_id", pa.string()),
     ("prompt", MESSAGES),           # TRL conversational prompt/completion
     ("completion", MESSAGES),
@@ -97,6 +98,7 @@ SFT = pa.schema([
 
 DPO = pa.schema([
     ("role", pa.string()),
+    ("step", pa.string()),          # solution | test_output
     ("problem_id", pa.string()),
     ("prompt", MESSAGES),           # TRL conversational preference format
     ("chosen", MESSAGES),
