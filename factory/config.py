@@ -47,7 +47,13 @@ def _map_model_path(overrides: list[str]) -> list[str]:
     return out
 
 
-def load_config(overrides: list[str] | None = None) -> DictConfig:
+# Commands where `verify.tau < 1` or a rejected strategy alone means the relaxed rule (README: the `factory verify`
+# form takes `[verify.tau=..] [verify.rejected=..]` and no rule); elsewhere the rule is said, never guessed.
+IMPLIES_RELAXED = ("verify",)
+
+
+def load_config(overrides: list[str] | None = None, command: str | None = None) -> DictConfig:
+    """Compose conf/ with `key=value` overrides and validate it; `command` is the CLI command it is for."""
     overrides = _map_model_path(list(overrides or []))
     for item in overrides:
         if "=" not in item:
@@ -57,7 +63,8 @@ def load_config(overrides: list[str] | None = None) -> DictConfig:
             cfg = compose("config", overrides=overrides)
     except (HydraException, OmegaConfBaseException) as err:
         raise ConfigError(f"bad override in {overrides}: {err}") from err
-    validate(cfg)
+    explicit_rule = any(o.split("=", 1)[0].lstrip("+~") == "verify.rule" for o in overrides)
+    validate(cfg, imply_relaxed=command in IMPLIES_RELAXED and not explicit_rule)
     return cfg
 
 
@@ -71,7 +78,7 @@ def _positive_int(cfg, field: str) -> None:
     _check(isinstance(value, int) and not isinstance(value, bool) and value > 0, field, value, "a positive integer")
 
 
-def validate(cfg: DictConfig) -> None:
+def validate(cfg: DictConfig, imply_relaxed: bool = False) -> None:
     for field in ("num_problems", "shard_size", "generate.num_solutions", "generate.num_inputs",
                   "generate.num_outputs", "verify.num_tests"):
         _positive_int(cfg, field)
@@ -83,17 +90,24 @@ def validate(cfg: DictConfig) -> None:
     _check(cfg.verify.rule in ("strict", "relaxed"), "verify.rule", cfg.verify.rule, "strict or relaxed")
     tau = cfg.verify.tau
     _check(isinstance(tau, (int, float)) and 0 < tau <= 1, "verify.tau", tau, "a number in (0, 1]")
+    _check(cfg.verify.rejected in ("random", "lowest", "median"), "verify.rejected", cfg.verify.rejected,
+           "random, lowest or median")
     if cfg.verify.rule == "strict" and (tau < 1 or cfg.verify.rejected != "random"):
-        # `verify.tau=0.8` alone is how users ask for the relaxed rule (the `factory verify` contract).
-        logging.getLogger(__name__).info("verify.tau=%s, verify.rejected=%s: using verify.rule=relaxed",
-                                         tau, cfg.verify.rejected)
+        if not imply_relaxed:
+            # Strict rejects every failing solution and has no threshold: a tau or a strategy would silently do nothing.
+            key, value = ("verify.tau", tau) if tau < 1 else ("verify.rejected", cfg.verify.rejected)
+            raise ConfigError(f"{key}={value!r} has no effect under verify.rule=strict: set verify.rule=relaxed "
+                              f"(or leave {key} at its default)")
+        logging.getLogger(__name__).warning("verify.tau=%s, verify.rejected=%s: using verify.rule=relaxed",
+                                            tau, cfg.verify.rejected)
         cfg.verify.rule = "relaxed"
     share = cfg.verify.max_same_output
     _check(isinstance(share, (int, float)) and 0 < share <= 1, "verify.max_same_output", share, "a number in (0, 1]")
     soft = cfg.verify.soft
     _check(soft.low <= soft.high, "verify.soft.low", soft.low, f"<= verify.soft.high ({soft.high})")
-    _check(cfg.verify.rejected in ("random", "lowest", "median"), "verify.rejected", cfg.verify.rejected,
-           "random, lowest or median")
+    # On a cluster every node writes shards under run_dir: a relative path would be each node's own folder.
+    _check(not cfg.cluster.address or Path(str(cfg.run_dir)).is_absolute() or "://" in str(cfg.run_dir),
+           "run_dir", cfg.run_dir, "an absolute path on storage every node mounts when joining a cluster")
     if cfg.model.source == "local":
         path = cfg.model.path
         _check(bool(path) and (Path(str(path)) / "config.json").exists(), "model.path", path,

@@ -17,6 +17,7 @@ from collections import Counter
 from typing import Any
 
 from factory.sandbox import Case, IOTest, make_sandbox, ray_resources
+from factory.sandbox.selfcheck import checked
 from factory.schema import EXECUTIONS
 from factory.stages.base import Dropped, Stage
 
@@ -44,7 +45,7 @@ class Executions(Stage):
 
     def setup(self) -> None:
         if self._box is None:
-            self._box = make_sandbox(self.sandbox)
+            self._box = checked(make_sandbox(self.sandbox), self.sandbox)   # known-good/bad cases first
 
     def teardown(self) -> None:
         if self._box is not None:

@@ -40,6 +40,12 @@ def validate(tcfg) -> None:
     f = tcfg.verifier_fraction
     check(f is None or (isinstance(f, (int, float)) and 0 <= f <= 1), "verifier_fraction", "null or a number in [0, 1]")
     check(tcfg.fail_at_step is None or positive_int(tcfg.fail_at_step), "fail_at_step", "null or a positive integer")
+    check(tcfg.checkpoint_upload in ("sync", "async"), "checkpoint_upload", "sync or async")
+    check(tcfg.dtype in (None, "float32", "bfloat16", "float16"), "dtype", "null, float32, bfloat16 or float16")
+    # Accelerate turns FSDP on for GPUs only: on CPU it would silently train plain DDP with full replicas.
+    check(not tcfg.fsdp or tcfg.use_gpu, "fsdp", "false without train.use_gpu=true (FSDP needs GPUs)")
+    # Gathering a LoRA model's full state dict from FSDP shards and merging it is not wired: one or the other.
+    check(not (tcfg.fsdp and tcfg.lora.enabled), "fsdp", "false with train.lora.enabled=true (LoRA needs no FSDP)")
 
 
 def train(cfg, kind: str, data_dir: str | Path, out: Path, model_out: Path | None = None) -> dict:

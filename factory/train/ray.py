@@ -122,7 +122,7 @@ def train_loop(config: dict) -> None:
     dataset, _ = train_data.load(config["data"], config["kind"], tcfg.verifier_fraction, config["seed"])
     recipe = sft if config["kind"] == "sft" else dpo
     scratch = tempfile.mkdtemp(prefix=f"factory-{config['kind']}-rank{rank}-")  # node-local; storage keeps copies
-    callbacks = [ReportCheckpoints(rank)]
+    callbacks = [ReportCheckpoints(rank, tcfg.checkpoint_upload)]
     if tcfg.fail_at_step:
         callbacks.append(FaultDrill(tcfg.fail_at_step))
     trainer = recipe.make_trainer(resolve_model(config["model"]), dataset, tcfg, scratch,
@@ -135,15 +135,15 @@ def train_loop(config: dict) -> None:
         out_dir = Path(config["out_dir"])
         (out_dir / "ranks").mkdir(parents=True, exist_ok=True)
         digest = param_digest(trainer.model)  # before save_final: merging LoRA rewrites rank 0's weights in place
-        if rank == 0:
-            save_final(trainer, Path(config["model_out"]), out_dir / "ranks" / "probe.pt")
+        save_final(trainer, Path(config["model_out"]), out_dir / "ranks" / "probe.pt", rank)
         _write_json(out_dir / "ranks" / f"rank_{rank}.json", {
             "rank": rank, "world_size": world, "global_step": trainer.state.global_step, "resumed_from_step": resumed,
             "examples": recorder.seen, "tokens": recorder.tokens, "train_seconds": seconds, "param_sha256": digest,
             "log_history": trainer.state.log_history if rank == 0 else []})
         ray.train.report({"global_step": trainer.state.global_step})  # every rank: the final barrier
     finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+        if tcfg.checkpoint_upload != "async":  # async: Ray deletes each local checkpoint once it is uploaded
+            shutil.rmtree(scratch, ignore_errors=True)
 
 
 def _train(trainer, checkpoint) -> int | None:
@@ -151,33 +151,83 @@ def _train(trainer, checkpoint) -> int | None:
     if checkpoint is None:
         trainer.train()
         return None
-    with checkpoint.as_directory() as folder:
-        step = json.loads((Path(folder) / "trainer_state.json").read_text())["global_step"]
-        trainer.train(resume_from_checkpoint=folder)
+    folder = rank_view(checkpoint, ray_rank())
+    step = json.loads((Path(folder) / "trainer_state.json").read_text())["global_step"]
+    trainer.train(resume_from_checkpoint=folder)
     return step
 
 
-def save_final(trainer, model_out: Path, probe_path: Path) -> None:
-    """Rank 0: the trained model as a plain HF folder (LoRA merged), written aside then renamed into place."""
+def ray_rank() -> int:
+    import ray.train
+
+    return ray.train.get_context().get_world_rank()
+
+
+def rank_view(checkpoint, rank: int) -> str:
+    """A local folder with what `rank` needs to resume from `checkpoint`.
+
+    On shared storage (a local or NFS path) that is the checkpoint folder itself: nothing is copied. On object
+    storage (s3://...) only this rank's files are downloaded: the shared ones (trainer state, config, tokenizer)
+    and its own shards (FSDP's `__<rank>_*.distcp`, `rng_state_<rank>.pth`), never the other ranks' shards.
+    """
+    import pyarrow.fs
+
+    if isinstance(checkpoint.filesystem, pyarrow.fs.LocalFileSystem):
+        return checkpoint.path
+    dest = Path(tempfile.mkdtemp(prefix=f"factory-resume-rank{rank}-"))
+    selector = pyarrow.fs.FileSelector(checkpoint.path, recursive=True)
+    for info in checkpoint.filesystem.get_file_info(selector):
+        rel = os.path.relpath(info.path, checkpoint.path)
+        if info.type == pyarrow.fs.FileType.File and needed_by(rel, rank):
+            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+            pyarrow.fs.copy_files(info.path, str(dest / rel), source_filesystem=checkpoint.filesystem)
+    return str(dest)
+
+
+def needed_by(relpath: str, rank: int) -> bool:
+    """Whether a checkpoint file belongs to `rank` (shared files belong to every rank)."""
+    import re
+
+    name = Path(relpath).name
+    shard = re.fullmatch(r"__(\d+)_\d+\.distcp", name) or re.fullmatch(r"rng_state_(\d+)\.pth", name)
+    return shard is None or int(shard.group(1)) == rank
+
+
+def save_final(trainer, model_out: Path, probe_path: Path, rank: int) -> None:
+    """The trained model as a plain HF folder (LoRA merged), written aside by rank 0 then renamed into place.
+
+    Called on every rank: under FSDP gathering the full state dict is a collective. The probe's inputs go to the
+    model's device (cuda on GPU workers) and its tensors come back to CPU, so the file loads anywhere.
+    """
     import torch
     from peft import PeftModel
 
-    model = trainer.model
+    model, state = trainer.model, None
+    if trainer.is_fsdp_enabled:
+        state = trainer.accelerator.get_state_dict(trainer.model)   # every rank takes part; rank 0 gets it all
+        model = trainer.accelerator.unwrap_model(trainer.model)
+    if rank != 0:
+        return
     if isinstance(model, PeftModel):
         model = model.merge_and_unload()  # hf and vLLM then load the folder like any other model
     tokenizer = trainer.processing_class
     tmp = model_out.with_name(model_out.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
-    model.save_pretrained(tmp)
+    model.save_pretrained(tmp, state_dict=state)   # in the weights' dtype: bf16 on GPU
     tokenizer.save_pretrained(tmp)
     if model_out.exists():  # left by a run killed after the rename but before metrics.json: not a finished product
         shutil.rmtree(model_out)
     os.rename(tmp, model_out)
+    if state is not None:   # a sharded model cannot run a forward on one rank: probe the saved folder
+        from transformers import AutoModelForCausalLM
+
+        model = AutoModelForCausalLM.from_pretrained(model_out, dtype=next(iter(state.values())).dtype)
     model.eval()
     ids = tokenizer.apply_chat_template(PROBE, add_generation_prompt=True, return_tensors="pt", return_dict=True)
+    input_ids = ids["input_ids"].to(model.device)
     with torch.no_grad():
-        logits = model(input_ids=ids["input_ids"]).logits
-    torch.save({"input_ids": ids["input_ids"], "logits": logits}, probe_path)
+        logits = model(input_ids=input_ids).logits
+    torch.save({"input_ids": input_ids.cpu(), "logits": logits.float().cpu()}, probe_path)
 
 
 def param_digest(model) -> str:
@@ -185,7 +235,8 @@ def param_digest(model) -> str:
     h = hashlib.sha256()
     for name, p in model.named_parameters():
         h.update(name.encode())
-        h.update(p.detach().float().cpu().numpy().tobytes())
+        full = p.full_tensor() if hasattr(p, "full_tensor") else p   # FSDP2 shards: a collective, every rank
+        h.update(full.detach().float().cpu().numpy().tobytes())
     return h.hexdigest()
 
 
@@ -218,17 +269,23 @@ class ReportCheckpoints(_trainer_callback_base()):
     """After each Trainer save, every rank reports its own checkpoint files (rank 0: weights, optimizer,
     scheduler, trainer state; others: their RNG state) under one folder name, which Ray merges in storage."""
 
-    def __init__(self, rank: int):
-        self.rank = rank
+    def __init__(self, rank: int, upload: str = "sync"):
+        self.rank, self.upload = rank, upload
 
     def on_save(self, args, state, control, **kwargs):
         import ray.train
+        from ray.train import CheckpointUploadMode
 
         folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
         metrics = {k: v for log in state.log_history for k, v in log.items() if isinstance(v, (int, float))}
         metrics["global_step"] = state.global_step
+        # async: training goes on while Ray copies the folder to storage_path (an 8B model's checkpoint is ~100 GB
+        # with the optimizer state), and Ray deletes the local copy once uploaded; the Trainer must not (see
+        # save_total_limit in sft.common_args).
+        mode = CheckpointUploadMode.ASYNC if self.upload == "async" else CheckpointUploadMode.SYNC
         ray.train.report(metrics, checkpoint=ray.train.Checkpoint.from_directory(str(folder)),
-                         checkpoint_dir_name=f"checkpoint-{state.global_step:06d}")
+                         checkpoint_dir_name=f"checkpoint-{state.global_step:06d}", checkpoint_upload_mode=mode,
+                         delete_local_checkpoint_after_upload=self.upload == "async")
 
 
 class FaultDrill(_trainer_callback_base()):

@@ -24,7 +24,9 @@ def common_args(tcfg: Any, phase: Any, output_dir: str, report_to: str, seed: in
         logging_steps=1,
         save_strategy="steps",
         save_steps=tcfg.save_steps,
-        save_total_limit=1,          # local scratch only: Ray keeps the real checkpoints in storage_path
+        # Local scratch only: Ray keeps the real checkpoints in storage_path. With async uploads Ray deletes each
+        # local copy once it is uploaded; the Trainer deleting it first would cut an upload short.
+        save_total_limit=None if tcfg.checkpoint_upload == "async" else 1,
         report_to=report_to,
         seed=seed,
         data_seed=seed,
@@ -34,9 +36,20 @@ def common_args(tcfg: Any, phase: Any, output_dir: str, report_to: str, seed: in
         disable_tqdm=True,
         save_only_model=False,         # optimizer, scheduler and RNG state too: resume must be exact
     )
-    # On by default in TRL: ~20% slower, and pointless for small CPU models. transformers 5 renamed the argument.
-    args[_checkpointing_arg()] = False
+    # Activation checkpointing: an 8B model's activations do not fit a GPU without it; on CPU (small models) it
+    # only costs ~20%. null = on with GPUs. transformers 5 renamed the argument.
+    checkpointing = bool(tcfg.use_gpu if tcfg.activation_checkpointing is None else tcfg.activation_checkpointing)
+    args[_checkpointing_arg()] = checkpointing and not tcfg.fsdp
+    if tcfg.fsdp:
+        # TRL/transformers' own FSDP (Accelerate's plugin); FSDP wants checkpointing in its own config, and
+        # transformers refuses both at once. Accelerate enables FSDP on GPUs only (MULTI_CPU ignores it).
+        args.update(fsdp=True, fsdp_config={**dict(tcfg.fsdp_config), "activation_checkpointing": checkpointing})
     return args
+
+
+def train_dtype(tcfg: Any) -> str:
+    """Weights' dtype: `train.dtype`, else bfloat16 on GPU (an 8B model: 16 GB instead of 32) and float32 on CPU."""
+    return tcfg.dtype or ("bfloat16" if tcfg.use_gpu else "float32")
 
 
 def _checkpointing_arg() -> str:
@@ -56,12 +69,12 @@ def lora_config(tcfg: Any):
                       target_modules=tcfg.lora.target_modules, task_type="CAUSAL_LM")
 
 
-def load_model(model_path: str):
-    """fp32 weights on CPU and GPU alike: bf16 on GPU is autocast (`bf16=True`), the master copy stays fp32."""
+def load_model(model_path: str, dtype: str = "float32"):
+    """Weights in `dtype` (see `train_dtype`); the optimizer state follows the weights' dtype."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    model = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch.float32)
+    model = AutoModelForCausalLM.from_pretrained(model_path, dtype=getattr(torch, dtype))
     tokenizer = AutoTokenizer.from_pretrained(model_path)
     if not tokenizer.chat_template:
         raise ValueError(f"model {model_path}: the tokenizer has no chat template; conversational SFT/DPO need one")
@@ -73,6 +86,6 @@ def make_trainer(model_path: str, dataset, tcfg: Any, output_dir: str, report_to
 
     args = SFTConfig(**common_args(tcfg, tcfg.sft, output_dir, report_to, seed),
                      completion_only_loss=True, packing=False)
-    model, tokenizer = load_model(model_path)
+    model, tokenizer = load_model(model_path, train_dtype(tcfg))
     return SFTTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer,
                       peft_config=lora_config(tcfg), callbacks=list(callbacks))

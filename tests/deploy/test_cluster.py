@@ -102,3 +102,24 @@ def test_ray_job_submit_through_the_launcher(head_only, scripted_server, tmp_pat
     assert pq.read_table(run_dir / "sft").num_rows > 0
     # The job ran cluster=remote: its resolved config says it joined the cluster instead of starting one.
     assert "address: auto" in (run_dir / "config.yaml").read_text()
+
+
+def test_preflight_checks_every_node(cluster, scripted_server, tmp_path):
+    """deploy/preflight.py on the 3-node cluster: the LLM on the GPU node, the sandbox on the sandbox node, run_dir
+    read back on every node; then with an endpoint that is down, which must fail the preflight and say where."""
+    def preflight(*extra):
+        args = _llm(scripted_server, **{"llm.num_gpus": 1})
+        return subprocess.run([sys.executable, str(ROOT / "deploy/preflight.py"), *args,
+                               f"run_dir={tmp_path / 'run'}", "cluster=remote", f"cluster.address={cluster.address}",
+                               *extra], capture_output=True, text=True, timeout=600, cwd=ROOT, env=cluster.env)
+
+    ok = preflight()
+    assert ok.returncode == 0, ok.stdout[-3000:] + ok.stderr[-3000:]
+    lines = ok.stdout.splitlines()
+    assert sum(l.startswith("PASS run_dir shared") for l in lines) == 3           # head, gpu and sandbox nodes
+    assert sum(l.startswith("PASS sandbox on node") and "selfcheck/peek: pass" in l for l in lines) == 1
+    assert sum(l.startswith("PASS llm=openai model=tiny on GPU node") for l in lines) == 1
+    assert lines[-1] == "preflight: 6 checks passed, 0 failed"
+    down = preflight("llm.base_url=http://127.0.0.1:9/v1", "llm.max_retries=0", "llm.timeout=2")
+    assert down.returncode == 1
+    assert any(l.startswith("FAIL llm=openai") and "giving up" in l for l in down.stdout.splitlines()), down.stdout

@@ -79,7 +79,8 @@ def test_saved_model_and_checkpoint_reload_to_identical_logits(sft_run):
 def test_killed_run_resumes_to_the_same_loss(sft_run, demo, tmp_path):
     cfg = load_config(overrides(tmp_path, demo["sft"], "wandb.enabled=false"))
     with pytest.raises(Exception, match="fault drill"):
-        cli.main(load_config(overrides(tmp_path, demo["sft"], "wandb.enabled=false", "train.fail_at_step=4")),
+        cli.main(load_config(overrides(tmp_path, demo["sft"], "wandb.enabled=false", "train.fail_at_step=4",
+                                       "train.checkpoint_upload=sync")),
                  ["sft"])
     assert not (cli.out_dir(tmp_path, "sft") / "metrics.json").exists()
     assert cli.main(cfg, ["sft"]) == 0
