@@ -136,8 +136,8 @@ def write_results(cfg, run_dir: Path, rows: list[dict], benchmarks: list[str], i
     ev = cli.eval_config(cfg)
     prompts = {b: cli.code_prompt(b, ev) for b in benchmarks}
     pairs = agreements(run_dir, rows, benchmarks)
-    _, outcomes = plots.plot_execution_outcomes(
-        [(f"iter_{i}", run_dir / f"iter_{i}") for i in range(iterations)], run_dir / "report" / "execution_outcomes.png")
+    runs = [(f"iter_{i}", run_dir / f"iter_{i}") for i in range(iterations)]
+    _, outcomes = plots.plot_execution_outcomes(runs, run_dir / "report" / "execution_outcomes.png")
     result = {"benchmarks": benchmarks, "code_prompts": prompts, "checkpoints": rows, "agreement": pairs,
               "execution_outcomes": outcomes}
     cli._write_text(run_dir / "eval" / "iterations.json", json.dumps(result, indent=1) + "\n")
