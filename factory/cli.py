@@ -36,20 +36,38 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: unknown command {argv[0]!r}", file=sys.stderr)
             return 2
         return 0 if argv else 2
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from factory.config import ConfigError, load_config
+    from factory.executors import ShardFailed
 
     command, rest = argv[0], argv[1:]
     args = [a for a in rest if "=" not in a]
     try:
-        cfg = load_config([a for a in rest if "=" in a])
+        cfg = load_config([a for a in rest if "=" in a], command=command)
+        setup_logging(cfg.get("log_level") or "warning")
         return int(importlib.import_module(COMMANDS[command]).main(cfg, args) or 0)
-    except (ConfigError, OSError, ValueError) as err:
-        # Bad input is the user's to fix: one clear line, no traceback (FACTORY_DEBUG=1 shows it).
+    except (ConfigError, OSError, ValueError, ShardFailed) as err:
+        # Bad input is the user's to fix, a failed shard names its log: one clear line, no traceback
+        # (FACTORY_DEBUG=1 shows it).
         if os.environ.get("FACTORY_DEBUG"):
             raise
         print(f"factory {command}: error: {err}", file=sys.stderr)
-        return 2
+        return 1 if isinstance(err, ShardFailed) else 2
+
+
+LEVELS = ("debug", "info", "warning", "error")
+
+
+def setup_logging(level: str) -> None:
+    """Our loggers and Ray's console output at `log_level` (warning by default: the console shows progress
+    lines instead; info or debug bring back every library's messages, with timestamps)."""
+    from factory.config import ConfigError
+
+    if str(level).lower() not in LEVELS:
+        raise ConfigError(f"log_level={level!r}: expected one of {', '.join(LEVELS)} (conf/config.yaml or "
+                          f"a key=value override)")
+    quiet = str(level).lower() in ("warning", "error")
+    fmt = "%(levelname)s: %(message)s" if quiet else "%(asctime)s %(levelname)s %(name)s: %(message)s"
+    logging.basicConfig(level=getattr(logging, str(level).upper()), format=fmt, force=True)
 
 
 if __name__ == "__main__":

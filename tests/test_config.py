@@ -19,6 +19,8 @@ def test_every_yaml_composes(option, tmp_path):
         extra = [f"model.path={tmp_path}"]
     if option == "seeds=file":
         extra = ["seeds.path=/data/x.jsonl"]   # required (???) and only read when seeds are collected
+    if option == "cluster=remote":
+        extra = ["run_dir=/shared/runs/r1"]    # joining a cluster needs a run_dir every node mounts (absolute)
     cfg = load_config([option, *extra])
     assert cfg[option.split("=")[0]] is not None
 
@@ -57,3 +59,22 @@ def test_seed_file_rows_are_used(tmp_path):
     path.write_text('{"code": "a"}\n{not json\n')
     with pytest.raises(ValueError, match=r"seeds.jsonl:2"):
         collect_seeds(cfg.seeds, 5, 0)
+
+
+@pytest.mark.parametrize("overrides,command,key", [
+    (["verify.rejected=lowest"], "generate", "verify.rejected"),
+    (["verify.rule=strict", "verify.rejected=median"], "generate", "verify.rejected"),
+    (["verify.tau=0.8"], "generate", "verify.tau"),
+    (["verify.rule=strict", "verify.rejected=lowest"], "verify", "verify.rejected"),   # said strict: never guessed
+])
+def test_a_strategy_or_tau_under_the_strict_rule_is_an_error_naming_both_keys(overrides, command, key):
+    with pytest.raises(ConfigError, match=rf"{key.replace('.', '[.]')}=.*verify[.]rule=strict"):
+        load_config(overrides, command=command)
+
+
+def test_factory_verify_reads_a_strategy_or_tau_alone_as_the_relaxed_rule():
+    """The README form `factory verify IN run_dir=D [verify.tau=..] [verify.rejected=..]` names no rule."""
+    assert load_config(["verify.rejected=median"], command="verify").verify.rule == "relaxed"
+    assert load_config(["verify.tau=0.7"], command="verify").verify.rule == "relaxed"
+    assert load_config(["verify.rule=relaxed", "verify.rejected=lowest"]).verify.rule == "relaxed"
+    assert load_config([], command="verify").verify.rule == "strict"

@@ -46,7 +46,7 @@ def run_dir(finished, tmp_path) -> Path:
 @pytest.mark.parametrize("override,first,logged", [
     ([], None, None),                                              # the public contract: nothing recomputed
     (["wandb.mode=offline", "cluster.max_actors=7", "sandbox.workers=3"], None, None),   # speed and logging only
-    (["verify.tau=0.8"], "verification", "verify.tau: 1.0 -> 0.8"),
+    (["verify.rule=relaxed", "verify.tau=0.8"], "verification", "verify.tau: 1.0 -> 0.8"),
     (["generate.num_solutions=2"], "solutions", "generate.num_solutions: 4 -> 2"),
     (["sandbox.timeout=2"], "executions", "sandbox.timeout: 5 -> 2"),
     (["dedup.threshold=0.5"], "dedup", "dedup.threshold: 0.7 -> 0.5"),
@@ -87,7 +87,7 @@ def test_a_partly_done_stage_under_another_config_is_wiped_not_mixed(run_dir):
 
     (meta / "SUCCESS").unlink()
     (meta / "completions" / "shard-00001").unlink()
-    _generate(run_dir, "verify.tau=0.8")
+    _generate(run_dir, "verify.rule=relaxed", "verify.tau=0.8")
     again = _markers(run_dir)
     assert again["verification/shard-00000"] != after["verification/shard-00000"]
     assert json.loads((meta / "config.json").read_text())["config"]["verify.tau"] == 0.8
