@@ -11,10 +11,14 @@ from factory.config import load_config
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 
 
-def _overrides(entrypoint: str) -> list[str]:
-    words = shlex.split(entrypoint)
-    assert words[:4] == ["python", "-m", "factory.cli", "generate"], entrypoint
-    return words[4:]
+def _commands(entrypoint: str) -> list[list[str]]:
+    """The entrypoint's `&&`-joined commands: the preflight, then `python -m factory.cli <command> ...`."""
+    words, commands = shlex.split(entrypoint), [[]]
+    for w in words:
+        commands.append([]) if w == "&&" else commands[-1].append(w)
+    assert commands[0][:2] == ["python", "deploy/preflight.py"], entrypoint
+    assert commands[1][:4] == ["python", "-m", "factory.cli", "iterate"], entrypoint
+    return [commands[0][2:], commands[1][4:]]
 
 
 def test_kuberay_groups_offer_gpus_and_the_sandbox_resource():
@@ -27,8 +31,35 @@ def test_kuberay_groups_offer_gpus_and_the_sandbox_resource():
         assert groups["gpu"]["rayStartParams"]["num-gpus"] == gpu
         sandbox = groups["cpu-sandbox"]["rayStartParams"]["resources"]
         assert yaml.safe_load(yaml.safe_load(sandbox)) == {"sandbox": 32}   # KubeRay's quoted JSON
-    cfg = load_config(_overrides(job["spec"]["entrypoint"]))
-    assert cfg.cluster.address == "auto" and cfg.llm.backend == "vllm" and cfg.run_dir.startswith("/shared/")
+        # GPU pods run the image with vLLM, the others the one without; every pod shares the HF cache and the token.
+        assert groups["gpu"]["template"]["spec"]["containers"][0]["image"].endswith(":gpu")
+        assert groups["cpu-sandbox"]["template"]["spec"]["containers"][0]["image"].endswith(":cpu")
+        for pod in [spec["headGroupSpec"]["template"]["spec"]] + [g["template"]["spec"] for g in groups.values()]:
+            env = {e["name"]: e for e in pod["containers"][0]["env"]}
+            assert env["HF_HOME"]["value"].startswith("/shared/")
+            assert env["HF_TOKEN"]["valueFrom"]["secretKeyRef"]["key"] == "HF_TOKEN"
+        sandbox_pod = groups["cpu-sandbox"]["template"]["spec"]
+        security = sandbox_pod["containers"][0]["securityContext"]
+        assert sandbox_pod["hostUsers"] is False and security["procMount"] == "Unmasked"
+        assert security["seccompProfile"]["type"] == security["appArmorProfile"]["type"] == "Unconfined"
+        assert "privileged" not in security and "capabilities" not in security   # nothing broader than needed
+    preflight, iterate = (load_config(c) for c in _commands(job["spec"]["entrypoint"]))
+    for cfg in (preflight, iterate):
+        assert cfg.cluster.address == "auto" and cfg.llm.backend == "vllm" and cfg.run_dir.startswith("/shared/")
+    assert preflight.run_dir == iterate.run_dir and iterate.model.name == preflight.model.name
+    assert iterate.train.use_gpu and iterate.train.fsdp
+
+
+def test_images_install_vllm_on_gpu_only_and_fail_without_bubblewrap():
+    recipe = (DEPLOY / "kuberay" / "Dockerfile").read_text()
+    assert 'pip install --no-cache-dir ".${EXTRAS:+[$EXTRAS]}"' in recipe and "--build-arg EXTRAS=gpu" in recipe
+    assert "apt-get update && apt-get install -y --no-install-recommends bubblewrap" in recipe
+    assert "|| true" not in recipe
+    launcher = (DEPLOY / "cluster.yaml").read_text()
+    assert "|| true" not in launcher and "apt-get update" in launcher
+    conf = yaml.safe_load(launcher)
+    assert any("[gpu]" in c for c in conf["available_node_types"]["gpu"]["worker_setup_commands"])
+    assert not any("[gpu]" in c for c in conf["worker_setup_commands"] + conf["head_setup_commands"])
 
 
 def test_cluster_launcher_node_types():

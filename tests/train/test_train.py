@@ -157,3 +157,22 @@ def test_sft_on_gpu(ray_local, demo, tmp_path):
     assert cli.main(cfg, ["sft"]) == 0
     m = json.loads((cli.out_dir(tmp_path, "sft") / "metrics.json").read_text())
     assert m["world_size"] == min(n, 2) and m["final_loss"] < m["first_loss"]
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(torch.cuda.device_count() < 2, reason="needs 2 CUDA GPUs (FSDP over NCCL)")
+def test_fsdp_sft_saves_a_whole_model_and_resumes(ray_local, demo, tmp_path):
+    """FSDP shards on 2 GPUs: the final model is gathered into one plain folder that reloads, and the probe ran on
+    the GPU (inputs on the model's device) without crashing the last step."""
+    from transformers import AutoModelForCausalLM
+
+    cfg = load_config(overrides(tmp_path, demo["sft"], "wandb.enabled=false", "train.use_gpu=true", "train.fsdp=true"))
+    assert cli.main(cfg, ["sft"]) == 0
+    out = cli.out_dir(tmp_path, "sft")
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["world_size"] == 2 and m["final_loss"] < m["first_loss"]
+    model = AutoModelForCausalLM.from_pretrained(out / "model")
+    assert model.dtype == torch.bfloat16
+    probe = torch.load(out / "ranks" / "probe.pt")
+    with torch.no_grad():
+        assert torch.allclose(model(input_ids=probe["input_ids"]).logits.float(), probe["logits"], atol=1e-2)
