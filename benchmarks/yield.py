@@ -1,0 +1,222 @@
+"""Benchmark: what the factory yields on the embedded default model, and how much of it is right against gold.
+
+    python benchmarks/yield.py                                # 64 synthetic problems + 40 HumanEval problems
+    python benchmarks/yield.py --problems 16 --humaneval 16   # a quick run
+    python benchmarks/yield.py --baseline-commit 66788d2      # adds the "before" column (old code, llm=hf)
+
+Part 1, yield: `factory generate` on N synthetic problems (stdlib seeds), once; verification, sft and dpo are
+then recomputed for each `verify.outputs` mode on copies of the run (the LLM stages are shared, so the columns
+differ only by the lever). Per column: rows in/out and drops by reason per stage, trusted problems, SFT/DPO rows
+per role and step, verified problems per CPU-hour (CPU time of the whole generate process tree). With
+`--baseline-commit`, the same command runs on a worktree of that commit (the code before the yield issue).
+
+Part 2, trust precision: HumanEval prompts as problems (`problems_from`; no dedup stage, so no
+decontamination: for this measurement only), solved, tested and verified by the same model, then every
+sampled solution is run against HumanEval's own tests. Per mode and rule: precision = of trusted problems, the
+share whose chosen solutions all pass the gold tests (also per chosen solution); recall = of the problems where
+some sampled solution passes the gold tests, the share trusted.
+
+Writes docs/perf/yield.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+MODES = ("predicted", "executed", "agreed")
+RULES = {"strict": [], "relaxed": ["verify.rule=relaxed", "verify.tau=0.8"]}
+LLM_STAGES = ("seeds", "problems", "signatures", "dedup", "solutions", "tests", "executions")
+
+
+def factory(args: list[str], cwd: Path = ROOT) -> float:
+    """Run `factory` in a child; return the CPU seconds of its process tree (Ray workers included)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "WANDB_MODE": "disabled", "PYTHONPATH": str(cwd)}
+    proc = subprocess.run([sys.executable, "-m", "factory.cli", *args], cwd=cwd, env=env,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if proc.returncode:
+        sys.exit(f"factory {' '.join(args)} failed:\n{proc.stdout[-4000:]}")
+    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def rows(folder: Path) -> list[dict]:
+    files = sorted(folder.glob("shard-*.parquet"))
+    return [r for f in files for r in pq.read_table(f).to_pylist()]
+
+
+def copy_upstream(src: Path, dst: Path) -> None:
+    """The run up to executions (data and bookkeeping), so a mode recomputes only verification onward."""
+    shutil.copytree(src, dst, ignore=lambda d, names: [n for n in names if Path(d) in (src, src / "_meta")
+                                                      and n not in LLM_STAGES + ("_meta", "config.yaml")])
+
+
+def column(run: Path, cpu_s: float) -> dict:
+    summary = json.loads((run / "summary.json").read_text())
+    verification = rows(run / "verification")
+    sft, dpo = rows(run / "sft"), rows(run / "dpo")
+    trusted = sum(r["trusted"] for r in verification)
+    return {"summary": summary, "trusted": trusted, "problems": len(verification), "cpu_s": cpu_s,
+            "sft": dict(Counter(f"{r['role']}/{r.get('step', '?')}" for r in sft)),
+            "dpo": dict(Counter(f"{r['role']}/{r.get('step', '?')}" for r in dpo)),
+            "per_cpu_hour": round(trusted / (cpu_s / 3600), 1) if cpu_s else 0.0}
+
+
+def yield_part(args, work: Path) -> dict:
+    base = ["executor=local", f"num_problems={args.problems}", "wandb.enabled=false", *args.override]
+    cols = {}
+    if args.baseline_commit:
+        tree = work / "baseline-src"
+        subprocess.run(["git", "worktree", "add", "--detach", str(tree), args.baseline_commit], cwd=ROOT, check=True,
+                       stdout=subprocess.DEVNULL)
+        try:
+            cpu = factory(["generate", *[o for o in base if not o.startswith("llm=")], "llm=hf",
+                           "llm.dtype=bfloat16", f"run_dir={work / 'before'}"], cwd=tree)
+            cols["before (old code, hf bf16)"] = column(work / "before", cpu)
+        finally:
+            subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=ROOT)
+    first = work / "yield-predicted"
+    cpu = factory(["generate", *base, "verify.outputs=predicted", f"run_dir={first}"])
+    cols["predicted"] = column(first, cpu)
+    for mode in MODES[1:]:
+        run = work / f"yield-{mode}"
+        copy_upstream(first, run)
+        cols[mode] = column(run, cpu + factory(["generate", *base, f"verify.outputs={mode}", f"run_dir={run}"]))
+    return cols
+
+
+def humaneval_problems(n: int, out: Path) -> list:
+    """The first n HumanEval problems as a `problems_from` folder (SIGNATURES rows)."""
+    from factory.eval.benchmarks import load_humaneval
+    from factory.schema import SIGNATURES
+    from factory.stages.parse import parse_signature
+
+    problems, table = load_humaneval()[:n], []
+    for p in problems:
+        parsed = parse_signature(p.prompt)
+        params = parsed[1] if not isinstance(parsed, str) else []
+        pid = p.task_id.replace("/", "_")
+        table.append({"seed_id": pid, "origin": "humaneval", "seed": "", "problem_id": pid, "style": "humaneval",
+                      "problem": p.prompt, "signature": p.prompt, "entry_point": p.entry_point, "params": params})
+    out.mkdir(parents=True)
+    pq.write_table(pa.Table.from_pylist(table, schema=SIGNATURES), out / "shard-00000.parquet")
+    return problems
+
+
+def gold_pass(problems, solutions: dict[str, list[dict]]) -> dict[str, bool]:
+    """solution_id -> passes HumanEval's own tests (the project's sandbox, assertion mode)."""
+    from factory.config import load_config
+    from factory.eval.benchmarks import solution_source
+    from factory.sandbox import Case, make_sandbox
+
+    by_pid = {p.task_id.replace("/", "_"): p for p in problems}
+    cases = [Case(id=s["solution_id"], solution=solution_source(by_pid[pid], s["code"]),
+                  entry_point=by_pid[pid].entry_point, assert_tests=by_pid[pid].assert_tests)
+             for pid, sols in solutions.items() for s in sols]
+    with make_sandbox(load_config([]).sandbox) as box:
+        verdicts = box.run(cases)
+    return {c.id: all(v.status == "pass" for v in vs) for c, vs in zip(cases, verdicts)}
+
+
+def precision_part(args, work: Path) -> dict:
+    problems = humaneval_problems(args.humaneval, work / "he-problems")
+    base = ["executor=local", "wandb.enabled=false", f"problems_from={work / 'he-problems'}", *args.override]
+    first = work / "he-predicted-strict"
+    factory(["generate", *base, "verify.outputs=predicted", f"run_dir={first}"])
+    solved = {r["problem_id"]: r["solutions"] for r in rows(first / "solutions")}
+    gold = gold_pass(problems, solved)
+    solvable = {pid for pid, sols in solved.items() if any(gold[s["solution_id"]] for s in sols)}
+    out = {"problems": len(problems), "with_solutions": len(solved), "solvable": len(solvable),
+           "solutions": len(gold), "gold_pass": sum(gold.values()), "cells": {}}
+    for mode in MODES:
+        for rule, extra in RULES.items():
+            run = work / f"he-{mode}-{rule}"
+            if run != first:
+                copy_upstream(first, run)
+                factory(["generate", *base, f"verify.outputs={mode}", *extra, f"run_dir={run}"])
+            trusted = [r for r in rows(run / "verification") if r["trusted"]]
+            right = [r for r in trusted if all(gold[c] for c in r["chosen_solution_ids"])]
+            chosen = [c for r in trusted for c in r["chosen_solution_ids"]]
+            out["cells"][f"{mode}/{rule}"] = {
+                "trusted": len(trusted), "right": len(right),
+                "precision": round(len(right) / len(trusted), 3) if trusted else None,
+                "chosen": len(chosen), "chosen_right": sum(gold[c] for c in chosen),
+                "recall": round(len({r["problem_id"] for r in right} & solvable) / len(solvable), 3) if solvable else None}
+    return out
+
+
+def render(args, cols: dict, prec: dict, seconds: float) -> str:
+    lines = [f"Command: `python benchmarks/yield.py {' '.join(sys.argv[1:])}`; wall {seconds / 60:.1f} min; "
+             f"load average at start {args.load:.1f}.", ""]
+    if cols:
+        stages = ("problems", "signatures", "dedup", "solutions", "tests", "executions", "verification", "sft", "dpo")
+        names = list(cols)
+        lines += [f"### Yield: {args.problems} synthetic problems", "",
+                  "| stage: rows in -> out (drops) | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
+        for st in stages:
+            cells = []
+            for n in names:
+                s = cols[n]["summary"].get(st)
+                if not s:
+                    cells.append("-")
+                    continue
+                drops = ", ".join(f"{k}={v}" for k, v in sorted(s["dropped"].items(), key=lambda kv: -kv[1])[:4])
+                cells.append(f"{s['rows_in']} -> {s['rows_out']}" + (f" ({drops})" if drops else ""))
+            lines.append(f"| {st} | " + " | ".join(cells) + " |")
+        for label, key in (("trusted problems", "trusted"), ("verified problems per CPU-hour", "per_cpu_hour")):
+            lines.append(f"| **{label}** | " + " | ".join(str(cols[n][key]) for n in names) + " |")
+        for kind in ("sft", "dpo"):
+            lines.append(f"| **{kind} rows** (role/step) | " + " | ".join(
+                ", ".join(f"{k}={v}" for k, v in sorted(cols[n][kind].items())) or "0" for n in names) + " |")
+        lines.append("")
+    if prec:
+        lines += [f"### Trust precision against HumanEval's tests ({prec['problems']} problems, "
+                  f"{prec['solutions']} sampled solutions of which {prec['gold_pass']} pass gold; "
+                  f"{prec['solvable']} problems have a passing sample)", "",
+                  "| mode / rule | trusted | right | precision | chosen solutions right | recall |",
+                  "|---|---|---|---|---|---|"]
+        for name, c in prec["cells"].items():
+            lines.append(f"| {name} | {c['trusted']} | {c['right']} | {c['precision']} | "
+                         f"{c['chosen_right']}/{c['chosen']} | {c['recall']} |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--problems", type=int, default=64)
+    ap.add_argument("--humaneval", type=int, default=40)
+    ap.add_argument("--baseline-commit", default=None, help="also run this commit's code (llm=hf bf16)")
+    ap.add_argument("--override", nargs="*", default=[], help="extra key=value for every run (e.g. llm=openvino)")
+    ap.add_argument("--out", default=str(ROOT / "docs" / "perf" / "yield.md"))
+    ap.add_argument("--keep", default=None, help="keep the runs in this folder")
+    args = ap.parse_args()
+    args.load = os.getloadavg()[0]
+    work = Path(args.keep or tempfile.mkdtemp(prefix="yield-"))
+    start = time.perf_counter()
+    cols = yield_part(args, work) if args.problems else {}
+    prec = precision_part(args, work) if args.humaneval else {}
+    text = render(args, cols, prec, time.perf_counter() - start)
+    print(text)
+    Path(args.out).write_text("<!-- written by benchmarks/yield.py -->\n" + text)
+    (work / "yield.json").write_text(json.dumps({"yield": cols, "precision": prec}, indent=1, default=str))
+    if not args.keep:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

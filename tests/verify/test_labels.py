@@ -1,0 +1,94 @@
+"""Labels by verify.outputs (predicted | executed | agreed) on real HumanEval code through the real sandbox.
+
+HumanEval/63 (fibfib) on n = 2, 1, 5, 8, 10, 12, 14 (gold 1, 0, 4, 24, 81, 274, 927). What the variants return:
+  canonical      1 0 4 24 81 274 927
+  two_is_two     2 0 8 48 162 548 1854
+  no_third_term  1 0 3 13 34 89 233
+  zero_base      1 1 7 44 149 504 1705
+  cut_large      1 0 4 24 81 0 0
+So the executed majority is gold on the first five inputs and a five-way tie on the last two.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from factory.verify.labels import executed_labels, label_inputs
+from tests.stages.test_verification import FIB, ids, run_verification
+from tests.verify import humaneval as he
+
+GOLD = ["1", "0", "4", "24", "81", "274", "927"]
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    rows = [he.tests_row(*FIB), he.tests_row(*FIB, flip=[6], pid="fib_flipped")]
+    return {mode: run_verification(tmp_path_factory.mktemp(mode), rows, "verify.coverage=false",
+                                   f"verify.outputs={mode}") for mode in ("predicted", "executed", "agreed")}
+
+
+def test_predicted_labels_are_the_vote(runs):
+    fib, flipped = runs["predicted"]["HumanEval_63"], runs["predicted"]["fib_flipped"]
+    assert fib["labels"] == GOLD and fib["chosen_solution_ids"] == ids("HumanEval_63", 0)
+    assert flipped["labels"][6] != GOLD[6] and not flipped["trusted"]   # a wrong majority poisons the suite
+
+
+def test_executed_labels_come_from_the_solutions(runs):
+    for pid in ("HumanEval_63", "fib_flipped"):   # the wrong vote of fib_flipped plays no part
+        row = runs["executed"][pid]
+        assert row["labels"] == GOLD[:5] + [None, None]
+        assert row["label_reasons"] == [""] * 5 + ["tied_agreement"] * 2
+        # cut_large agrees with the canonical solution wherever there is a label: the known blind spot of
+        # execution agreement, which the trust-precision benchmark measures
+        assert row["trusted"] and row["chosen_solution_ids"] == ids(pid, 0, 4)
+        assert row["rejected_solution_ids"] == ids(pid, 1, 2, 3)
+        # the verifier is rewarded for predicting what the code does: its samples equal to the label are chosen
+        assert row["outputs"] == "executed"
+
+
+def test_agreed_keeps_inputs_where_both_roles_agree(runs):
+    fib, flipped = runs["agreed"]["HumanEval_63"], runs["agreed"]["fib_flipped"]
+    assert fib["labels"] == GOLD[:5] + [None, None]
+    assert flipped["labels"] == GOLD[:5] + [None, None]
+    assert flipped["trusted"] and flipped["chosen_solution_ids"] == ids("fib_flipped", 0, 4)
+
+
+def test_sft_targets_follow_the_labels(runs, tmp_path):
+    from factory.verify.pairs import split_samples
+
+    row = runs["executed"]["fib_flipped"]
+    for i in row["test_indices"]:
+        good, bad = split_samples(row, i)
+        assert all(row["output_samples"][i][j].strip() == row["labels"][i] for j in good)
+        assert all(row["output_samples"][i][j].strip() != row["labels"][i] for j in bad)
+
+
+def _row(solutions: dict[str, str], verdicts: list[tuple[str, int, str, str | None]], n_inputs: int) -> dict:
+    return {"solutions": [{"solution_id": sid, "code": code} for sid, code in solutions.items()],
+            "verdicts": [{"solution_id": s, "test_index": i, "status": st, "output": out} for s, i, st, out in verdicts],
+            "test_inputs": ["[0]"] * n_inputs, "output_samples": [["5", "5", "5", "5"]] * n_inputs}
+
+
+def test_identical_programs_count_once_and_crashers_do_not_vouch():
+    same = "def f(x):\n    return 5\n"
+    row = _row({"a": same, "b": "def f(x):  # a comment\n    return 5", "c": "def f(x):\n    return 6 + 0"},
+               [("a", 0, "returned", "5"), ("b", 0, "returned", "5"), ("c", 0, "returned", "6")], 1)
+    assert executed_labels(row, 2) == ([None], ["tied_agreement"])   # a and b are one program: 1 vs 1
+    crash = _row({"a": "def f(x): return 5", "b": "def f(x): return 4 + 1", "c": "def f(x): return 6"},
+                 [("a", 0, "returned", "5"), ("b", 0, "returned", "5"), ("c", 0, "returned", "6"),
+                  ("a", 1, "runtime_error", None), ("b", 1, "timeout", None), ("c", 1, "returned", "6")], 2)
+    # 5 is held only by programs that crash elsewhere: it does not count; 6 alone is one program short
+    assert executed_labels(crash, 2) == ([None, None], ["weak_agreement", "weak_agreement"])
+    assert executed_labels(crash, 1) == (["6", "6"], ["", ""])
+    infra = _row({"a": "def f(x): return 5", "b": "def f(x): return 4 + 1"},
+                 [("a", 0, "returned", "5"), ("b", 0, "returned", "5"), ("b", 1, "infra_error", None)], 2)
+    assert executed_labels(infra, 2) == (["5", None], ["", "no_outputs"])   # an infra fault is not a crash
+
+
+def test_agreed_needs_both():
+    row = _row({"a": "def f(x): return 5", "b": "def f(x): return 4 + 1"},
+               [("a", 0, "returned", "5"), ("b", 0, "returned", "5.0"), ("a", 1, "returned", "7"),
+                ("b", 1, "returned", "7")], 2)
+    row["output_samples"] = [["5", "5", "x", "5"], ["8", "8", "8", "7"]]
+    assert label_inputs(row, "agreed") == (["5", None], ["", "predicted_differs_from_executed"])
+    assert label_inputs(row, "predicted") == (["5", "8"], ["", ""])
