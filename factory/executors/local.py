@@ -4,23 +4,27 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tqdm import tqdm
-
-from factory.executors.shards import run_shard
+from factory.executors import run_logged, setup_logged
 from factory.stages.base import Stage
 
 
 class LocalExecutor:
     name = "local"
 
-    def run_chain(self, chain: list[tuple[Stage, Path | None, Path]], shards: list[str]) -> list[dict]:
-        """Run stages in order over the given shards; `chain` holds (stage, in_dir, out_dir)."""
+    def run_chain(self, chain: list[tuple[Stage, Path | None, Path]], shards: list[str],
+                  progress=None) -> list[dict]:
+        """Run stages in order over the given shards; `chain` holds (stage, in_dir, out_dir). Each finished
+        shard's stats go to `progress.shard_done` as it completes (see factory/executors/__init__.py)."""
         stats = []
         for stage, in_dir, out_dir in chain:
-            stage.setup()
+            if progress:
+                progress.stage_started(stage.name, len(shards))
+            setup_logged(stage, out_dir)
             try:
-                for shard in tqdm(shards, desc=stage.name, unit="shard", leave=False):
-                    stats.append(run_shard(stage, in_dir, out_dir, shard))
+                for shard in shards:
+                    stats.append(run_logged(stage, in_dir, out_dir, shard))
+                    if progress:
+                        progress.shard_done(stats[-1])
             finally:
                 stage.teardown()
         return stats

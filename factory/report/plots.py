@@ -35,7 +35,7 @@ def _shards(run: Path, stage: str) -> list[Path]:
 def pass_rates(run: Path) -> list[float]:
     """Every solution's pass rate in the run's executions shards."""
     out: list[float] = []
-    for path in tqdm(_shards(run, "executions"), desc=f"pass rates {run.name}", unit="shard", leave=False):
+    for path in tqdm(_shards(run, "executions"), desc=f"pass rates {run.name}", unit="shard", leave=False, disable=None):
         col = pq.read_table(path, columns=["pass_rates"]).column(0)
         out += pc.list_flatten(col).to_pylist()
     return [x for x in out if x is not None]
@@ -51,7 +51,7 @@ def error_type(status: str, detail: str | None) -> str:
 def error_types(run: Path) -> Counter:
     """Counts of non-passing verdicts by type in the run's executions shards."""
     counts: Counter = Counter()
-    for path in tqdm(_shards(run, "executions"), desc=f"error types {run.name}", unit="shard", leave=False):
+    for path in tqdm(_shards(run, "executions"), desc=f"error types {run.name}", unit="shard", leave=False, disable=None):
         verdicts = pc.list_flatten(pq.read_table(path, columns=["verdicts"]).column(0))
         if len(verdicts) == 0:
             continue
@@ -149,7 +149,7 @@ OUTCOMES = {"pass": "pass", "wrong_answer": "assertion (wrong answer)", "runtime
 def execution_outcomes(run: Path) -> Counter:
     """Counts of every verdict of the run's executions shards, by Figure 4 outcome."""
     counts: Counter = Counter()
-    for path in tqdm(_shards(run, "executions"), desc=f"outcomes {run.name}", unit="shard", leave=False):
+    for path in tqdm(_shards(run, "executions"), desc=f"outcomes {run.name}", unit="shard", leave=False, disable=None):
         verdicts = pc.list_flatten(pq.read_table(path, columns=["verdicts"]).column(0))
         if len(verdicts):
             counts.update(OUTCOMES.get(s, "other") for s in pc.struct_field(verdicts, "status").to_pylist())

@@ -1,10 +1,17 @@
-"""W&B logging of a finished run: per-shard statistics of every stage as tables and charts, run-level summaries.
+"""W&B logging of a run: each shard's statistics as it completes, then tables and charts when the run ends.
 
 Offline unless WANDB_API_KEY is set (or `wandb.mode` says otherwise): files land under RUN_DIR/wandb/ and can be
 uploaded later with `wandb sync RUN_DIR/wandb/offline-run-*`. Logging never fails a run: any error (no network,
-a bad key, a full disk) becomes one warning, because the data on disk is the product and W&B only a view of it.
+a bad key, a full disk) becomes one warning and logging stops, because the data on disk is the product and W&B
+only a view of it.
 
 What is logged (one W&B run per `factory generate`, named after RUN_DIR):
+  while the run goes, one history row per finished shard, from the driver, at steps 0, 1, 2, ... in completion
+  order (`LiveRun.log_shard`): <stage>/rows_in, rows_out, kept, dropped, dropped/<reason>, seconds, shard (its
+  index) and every scalar stage metric (<stage>/metrics.agreement, metrics.statuses.sandbox_error, ...);
+  executions/pass_rate is a histogram of that shard's pass rates. The figures are the shard's stats record,
+  the same one `factory stats` reads back from disk, so the two agree.
+  at the end, in the same run:
   <stage>/shards            table: one row per shard (rows in/out, drops by reason, seconds, every scalar metric)
   <stage>/seconds_per_shard chart: seconds of each shard (stragglers stand out)
   stages                    table + bar chart: rows in, out and kept share per stage
@@ -22,6 +29,10 @@ from factory.report import plots, stats
 
 log = logging.getLogger(__name__)
 
+# Edges of the pass-rate bins executions' shard_metrics counts ("0", "(0,0.25]", ..., "(0.75,1)", "1").
+_PASS_BINS = {"0": 0, "(0,0.25]": 1, "(0.25,0.5]": 2, "(0.5,0.75]": 3, "(0.75,1)": 4, "1": 5}
+_PASS_EDGES = [0.0, 1e-6, 0.25, 0.5, 0.75, 1 - 1e-6, 1.0]
+
 
 def _mode(cfg) -> str:
     if cfg.wandb.get("mode"):
@@ -30,32 +41,96 @@ def _mode(cfg) -> str:
 
 
 def log_run(cfg, run_dir: Path, summary: dict) -> None:
-    """Log `run_dir`'s statistics to W&B. `summary` is pipeline.summarize's dict (per stage totals)."""
-    if not cfg.wandb.get("enabled", True):
-        return
-    try:
-        _log(cfg, Path(run_dir), summary)
-    except Exception as err:  # noqa: BLE001 - by contract nothing here may fail the run
-        log.warning("W&B logging skipped (the run's outputs are complete and unaffected): %s: %s",
-                    type(err).__name__, err)
+    """Log a finished `run_dir`'s statistics to W&B in one go (`summary`: pipeline.summarize's dict)."""
+    LiveRun(cfg, run_dir).finish(summary)
 
 
-def _log(cfg, run_dir: Path, summary: dict) -> None:
-    import wandb
-    from omegaconf import OmegaConf
+class LiveRun:
+    """One W&B run for one `factory generate`: `log_shard(stats)` as shards finish, `finish(summary)` at the end.
+    The W&B run starts at the first call, so a run with W&B disabled or broken costs nothing."""
 
-    records = stats.shard_records(run_dir, progress=False)
-    run = wandb.init(project=cfg.wandb.project, name=run_dir.name, dir=str(run_dir), mode=_mode(cfg),
-                     config=OmegaConf.to_container(cfg, resolve=True), job_type="generate",
-                     settings=wandb.Settings(silent=True, init_timeout=60))
-    try:
+    def __init__(self, cfg, run_dir: Path):
+        self.cfg, self.run_dir = cfg, Path(run_dir)
+        self.enabled = bool(cfg.wandb.get("enabled", True))
+        self.run, self.step = None, 0
+
+    def _guard(self, what: str, fn, *args) -> None:
+        if not self.enabled:
+            return
+        try:
+            fn(*args)
+        except Exception as err:  # noqa: BLE001 - by contract nothing here may fail the run
+            self.enabled = False
+            log.warning("W&B logging skipped from %s on (the run's outputs are complete and unaffected): %s: %s",
+                        what, type(err).__name__, err)
+
+    def _start(self) -> None:
+        if self.run is None:
+            import wandb
+            from omegaconf import OmegaConf
+
+            self.run = wandb.init(project=self.cfg.wandb.project, name=self.run_dir.name, dir=str(self.run_dir),
+                                  mode=_mode(self.cfg), config=OmegaConf.to_container(self.cfg, resolve=True),
+                                  job_type="generate", settings=wandb.Settings(silent=True, init_timeout=60))
+
+    def log_shard(self, shard_stats: dict) -> None:
+        self._guard("a shard record", self._log_shard, shard_stats)
+
+    def _log_shard(self, shard_stats: dict) -> None:
+        import wandb
+
+        self._start()
+        self.run.log(shard_log(wandb, shard_stats), step=self.step)
+        self.step += 1
+
+    def finish(self, summary: dict) -> None:
+        """Log the end-of-run tables and summary, then close the W&B run."""
+        self._guard("the end-of-run tables", self._finish, summary)
+        self.close()
+
+    def close(self) -> None:
+        """Close the W&B run (the shard records logged so far stay; a failed run ends here)."""
+        if self.run is not None:
+            try:
+                self.run.finish()
+            except Exception as err:  # noqa: BLE001
+                log.warning("W&B: finishing the run failed: %s: %s", type(err).__name__, err)
+            self.run = None
+
+    def _finish(self, summary: dict) -> None:
+        import wandb
+
+        self._start()
+        records = stats.shard_records(self.run_dir, progress=False)
+        # The tables share one step after the last shard row: W&B keeps steps increasing within a run.
+        end = {}
         for stage, recs in records.items():
-            run.log(_stage_log(wandb, stage, recs))
-        run.log(_run_log(wandb, records, run_dir))
-        run.summary.update(_summary(records, summary))
-    finally:
-        run.finish()
-    log.info("W&B: logged %d stages (%s) under %s", len(records), _mode(cfg), run_dir / "wandb")
+            end.update(_stage_log(wandb, stage, recs))
+        end.update(_run_log(wandb, records, self.run_dir))
+        self.run.log(end, step=self.step)
+        self.run.summary.update(_summary(records, summary))
+        log.info("W&B: logged %d shard records and %d stages (%s) under %s", self.step, len(records),
+                 _mode(self.cfg), self.run_dir / "wandb")
+
+
+def shard_log(wandb, s: dict) -> dict:
+    """One shard's stats record (what write_shard returns) as W&B history keys, prefixed by its stage."""
+    stage = s["stage"]
+    out = {"shard": int(s["shard"].rsplit("-", 1)[-1]), "rows_in": s["rows_in"], "rows_out": s["rows_out"],
+           "dropped": sum(s["dropped"].values()), "seconds": s["seconds"]}
+    if s["rows_in"]:
+        out["kept"] = round(s["rows_out"] / s["rows_in"], 4)
+    out.update({f"dropped/{k}": v for k, v in s["dropped"].items()})
+    metrics = s.get("metrics") or {}
+    out.update(stats.flatten(metrics, "metrics."))
+    counts = metrics.get("pass_rate_histogram") if stage == "executions" else None
+    if counts:
+        bins = [0] * (len(_PASS_EDGES) - 1)
+        for label, n in counts.items():
+            if label in _PASS_BINS:
+                bins[_PASS_BINS[label]] += n
+        out["pass_rate"] = wandb.Histogram(np_histogram=(bins, _PASS_EDGES))
+    return {f"{stage}/{k}": v for k, v in out.items()}
 
 
 def _stage_log(wandb, stage: str, recs: list[dict]) -> dict:
