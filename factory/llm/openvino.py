@@ -7,10 +7,12 @@ Assumptions and choices:
   replies agree where the arithmetic does (tests/llm/test_openvino.py).
 - A whole `generate` call is one continuous batch: every prompt is a request, `n` samples come from
   `num_return_sequences`; greedy (temperature 0) generates once and copies, as `llm=hf` does.
-- Seeds are per prompt: prompt i of a call gets `sampling.seed + i`, so its samples do not depend on which
-  other prompts share the batch, and a retried shard samples the same replies. No seed: random seeds.
+- Seeds are per prompt: `sampling.seeds[i]` (the stages derive them from row ids), else `sampling.seed + i`;
+  each request has its own sampler, so a prompt's samples do not depend on which other prompts share the
+  batch, and a retried shard samples the same replies. No seed at all: random seeds.
 - A prompt that fails gets empty strings: the batch is halved until the failing prompt is alone (after a
   failed call the pipeline keeps the survivors' requests; they are stepped to the end before the next call).
+  A call where every prompt failed raises `BackendFailed` (base.py): the shard is retried, not stored as drops.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from __future__ import annotations
 import logging
 import random
 
-from factory.llm.base import Messages, Sampling
+from factory.llm.base import Messages, Sampling, raise_if_all_failed
 
 log = logging.getLogger(__name__)
 
@@ -42,15 +44,24 @@ class OpenVINOLLM:
             str(ir_folder), openvino_genai.SchedulerConfig(), "CPU", properties)
 
     def generate(self, prompts: list[Messages], sampling: Sampling) -> list[list[str]]:
-        base = sampling.seed if sampling.seed is not None else random.randrange(2**31)
-        seeds = [base + i for i in range(len(prompts))]
+        self.last_error: object = None
         ids = [self._tokens(p) for p in prompts]
+        seeds = self._seeds(sampling, len(prompts))
+        self.failed = sum(not t for t in ids)
         results: list[list[str]] = [[""] * sampling.n for _ in prompts]
         todo = [i for i, t in enumerate(ids) if t]
         for i, replies in zip(todo, self._generate_safely([ids[i] for i in todo], [seeds[i] for i in todo],
                                                           sampling)):
             results[i] = replies
+        raise_if_all_failed("openvino", self.failed, len(prompts), self.last_error)
         return results
+
+    @staticmethod
+    def _seeds(sampling: Sampling, count: int) -> list[int]:
+        if sampling.seeds is not None:
+            return [int(s) for s in sampling.seeds]
+        base = sampling.seed if sampling.seed is not None else random.randrange(2**31)
+        return [base + i for i in range(count)]
 
     def _tokens(self, messages: Messages) -> list[int] | None:
         try:
@@ -58,6 +69,7 @@ class OpenVINOLLM:
                 messages, add_generation_prompt=True, tokenize=True, return_dict=False))
         except Exception as err:  # a malformed prompt fails alone, with empty replies
             log.warning("chat template failed for one prompt: %s", err)
+            self.last_error = err
             return None
 
     def _generate_safely(self, ids: list[list[int]], seeds: list[int], sampling: Sampling) -> list[list[str]]:
@@ -69,6 +81,7 @@ class OpenVINOLLM:
             self._drain()
             if len(ids) == 1:
                 log.warning("generation failed for one prompt (%d tokens): %r", len(ids[0]), err)
+                self.failed, self.last_error = self.failed + 1, err
                 return [[""] * sampling.n]
             half = len(ids) // 2  # one bad prompt must not cost its neighbours their replies
             return (self._generate_safely(ids[:half], seeds[:half], sampling)
