@@ -122,6 +122,8 @@ def agreements(run_dir: Path, rows: list[dict], benchmarks: list[str]) -> list[d
     finals = [r for r in rows if r["label"] == "base" or r["label"].endswith("_dpo")]
     out = []
     for a, b in zip(finals, finals[1:]):
+        if (a.get("same_as") or a["label"]) == (b.get("same_as") or b["label"]):
+            continue   # the same weights: agreement 1.0 says nothing
         for bench in benchmarks:
             files = [run_dir / "eval" / (r.get("same_as") or r["label"]) / f"{bench}_outputs.jsonl" for r in (a, b)]
             if all(f.exists() for f in files):

@@ -171,7 +171,7 @@ def plot_execution_outcomes(runs: list[tuple[str, Path]], path: Path) -> tuple[P
         if any(heights):
             ax.bar(list(shares), heights, bottom=bottom, label=outcome, width=0.6)
             bottom = [b + h for b, h in zip(bottom, heights)]
-    ax.set_xticks(range(len(shares)), [f"{k}\n({sum(counts[k].values())} runs)" for k in shares])
+    ax.set_xticks(range(len(shares)), [f"{k}\n({sum(counts[k].values())} executions)" for k in shares])
     ax.set(ylabel="share of executions", ylim=(0, 1), title="Execution outcomes per iteration")
     ax.legend(bbox_to_anchor=(1.02, 1), loc="upper left")
     return _save(fig, path), shares
