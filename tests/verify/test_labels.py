@@ -92,3 +92,32 @@ def test_agreed_needs_both():
     row["output_samples"] = [["5", "5", "x", "5"], ["8", "8", "8", "7"]]
     assert label_inputs(row, "agreed") == (["5", None], ["", "predicted_differs_from_executed"])
     assert label_inputs(row, "predicted") == (["5", "8"], ["", ""])
+
+
+def test_quorum_gives_exactly_the_expected_suite(tmp_path):
+    """fibfib with 7 inputs: unanimous, tied (2-2), a single vote among unparseable text, 2 of 5 (below half)."""
+    row = he.tests_row(*FIB)
+    wrong = [he.wrong_value(g) for g in GOLD]
+    row["output_samples"] = [
+        [GOLD[0]] * 4,                                     # unanimous            -> label
+        [GOLD[1], GOLD[1], wrong[1], wrong[1]],            # tied                 -> tied_vote
+        [GOLD[2], "no idea", "", "it returns a number"],   # one vote of four     -> weak_vote
+        [GOLD[3], GOLD[3], wrong[3], "7", "8"],            # 2 of 5 = 0.4 < 0.5   -> weak_vote
+        [GOLD[4], GOLD[4], GOLD[4], wrong[4]],             # 3 of 4               -> label
+        ["x", "y", "", "z"],                               # nothing parses       -> no_parseable_output
+        [GOLD[6], GOLD[6], "oops", "?"],                   # 2 of 4 = 0.5         -> label
+    ]
+    row["output_reasoning"] = [[f"Output: {o}" for o in outs] for outs in row["output_samples"]]
+    out = run_verification(tmp_path, [row], "verify.coverage=false", "verify.outputs=predicted")["HumanEval_63"]
+    assert out["labels"] == [GOLD[0], None, None, None, GOLD[4], None, GOLD[6]]
+    assert out["label_reasons"] == ["", "tied_vote", "weak_vote", "weak_vote", "", "no_parseable_output", ""]
+    assert out["trusted"] and sorted(out["test_indices"]) == [0, 4, 6]
+    assert [t["expected"] for t in sorted(out["tests"], key=lambda t: t["inputs"])] == \
+        [t for _, t in sorted(zip(out["test_inputs"], out["labels"])) if t is not None]
+    from factory.executors.shards import read_stats
+    stats = read_stats(tmp_path / "verification")[0]
+    assert stats["dropped"] == {"tied_vote": 1, "weak_vote": 2, "no_parseable_output": 1}
+    # min_tests: three labelled tests are too few when four are required
+    thin = run_verification(tmp_path / "thin", [row], "verify.coverage=false", "verify.outputs=predicted",
+                            "verify.min_tests=4")["HumanEval_63"]
+    assert not thin["trusted"] and thin["reason"] == "too_few_tests" and thin["rejected_solution_ids"] == []
