@@ -14,7 +14,9 @@ test rejects right and wrong code alike, and counting it would make a confused v
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
+from pathlib import Path
 from statistics import mean
 
 from factory.eval.benchmarks import Problem
@@ -116,3 +118,75 @@ def _ranking_inputs(generated: dict, candidates: dict[str, list[Candidate]]) -> 
         gold = [mean(c.gold_io) if c.gold_io else float(c.gold_pass) for c in cands]
         out.append((scores, gold))
     return out
+
+
+# HE-R / MBPP-R (factory/eval/herank.py builds the candidate sets): a verifier scores every candidate.
+def read_verifier_tests(path: str | Path, problems: dict[str, Problem]) -> dict[str, list[tuple]]:
+    """A verifier as a file: JSON lines of {task_id, inputs, expected} (I/O tests, the format of the
+    RUN_DIR/eval/*_tests.jsonl files) or {task_id, assertion} (a program of asserts run after the solution).
+    Errors name the file and line."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"samples={str(path)!r}: no such file")
+    tests: dict[str, list[tuple]] = {}
+    for lineno, line in enumerate(path.read_text().splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            tid = row["task_id"]
+            test = ("assert", row["assertion"]) if "assertion" in row else ("io", str(row["inputs"]),
+                                                                          str(row["expected"]))
+        except (json.JSONDecodeError, KeyError, TypeError) as e:
+            raise ValueError(f"{path}:{lineno}: expected task_id with inputs and expected, or assertion "
+                             f"({type(e).__name__}: {e})") from e
+        if tid not in problems:
+            raise ValueError(f"{path}:{lineno}: task_id {tid!r} is not in this benchmark")
+        tests.setdefault(tid, []).append(test)
+    return tests
+
+
+def gold_verifier_rows(problems: list[Problem]) -> list[dict]:
+    """The benchmark's own asserts, one per row, as a verifier file: the perfect verifier on the base sets."""
+    from factory.eval.herank import split_asserts
+
+    return [{"task_id": p.task_id, "assertion": prog} for p in problems for prog in split_asserts(p.assert_tests)]
+
+
+def verifier_scores(sandbox, problems: dict[str, Problem], rows: list[dict], tests: dict[str, list[tuple]]):
+    """Per candidate row, the share of its problem's verifier tests it passes (0.0 with no tests: a verifier that
+    wrote nothing ranks nothing). Tests the sandbox failed to run leave the denominator, and are counted."""
+    from factory.eval.herank import execute
+
+    statuses = execute(sandbox, problems, [(r["task_id"], r["source"], tests.get(r["task_id"], [])) for r in rows])
+    scores, faults = [], 0
+    for st in statuses:
+        ran = [s for s in st if s != "sandbox_error"]
+        faults += len(st) - len(ran)
+        scores.append(sum(s == "pass" for s in ran) / len(ran) if ran else 0.0)
+    return scores, faults
+
+
+def scoring_report(rows: list[dict], scores: list[float], tests: dict[str, list], drops) -> dict:
+    """The paper's table for one benchmark, with the set's own figures (its Table 1) and every drop counted."""
+    from factory.eval.ranking import scoring_metrics
+
+    groups: dict[str, tuple[list, list]] = {}
+    for r, s in zip(rows, scores):
+        groups.setdefault(r["task_id"], ([], []))
+        groups[r["task_id"]][0].append(s)
+        groups[r["task_id"]][1].append(r["score"])
+    tids = list(groups)
+    totals = {r["task_id"]: r["total"] for r in rows}
+    metrics = {f"rank_{k}": v for k, v in scoring_metrics(list(groups.values())).items()}
+    metrics.update({
+        "rank_problems": {"value": len(tids), "count": len(tids) + sum(drops.values())},
+        "rank_candidates": {"value": len(rows), "count": len(tids)},
+        "rank_true_tests_per_problem": _rate([totals[t] for t in tids]),
+        "rank_true_score_mean": _rate([r["score"] for r in rows]),
+        "rank_verifier_tests": {"value": sum(len(tests.get(t, [])) for t in tids), "count": len(tids)},
+        "rank_problems_without_verifier_tests": {"value": sum(not tests.get(t) for t in tids), "count": len(tids)},
+    })
+    metrics.update({f"rank_dropped_{k}": {"value": v, "count": len(tids) + sum(drops.values())}
+                    for k, v in sorted(drops.items())})
+    return metrics

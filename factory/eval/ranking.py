@@ -8,6 +8,10 @@ averaged over problems:
   spearman  rank correlation, average ranks for ties; kendall: tau-b (tie-corrected). Both are undefined when
             either side is constant, so such problems are left out of them (and counted).
   mae       mean absolute error between score and gold rate.
+`scoring_metrics` is the Scoring Verifiers paper's table (its evaluate.py) for HE-R / MBPP-R, where each
+problem's gold scores are distinct: top-1 and bottom-1 with the same fractional credit for ties, Spearman and
+Kendall tau per problem with an undefined value counted as 0 (a verifier that scores every candidate alike has
+no ranking skill, it is not left out), MAE over all candidates pooled.
 Pure functions; no scipy needed (tests check them against hand-computed values).
 """
 
@@ -70,6 +74,11 @@ def top1(scores: list[float], gold: list[float]) -> float:
     return sum(g == best_gold for g in picked) / len(picked)
 
 
+def bottom1(scores: list[float], gold: list[float]) -> float:
+    """top1 mirrored: the lowest-scored candidate is the worst one (ties count fractionally)."""
+    return top1([-s for s in scores], [-g for g in gold])
+
+
 def mae(scores: list[float], gold: list[float]) -> float:
     return sum(abs(s - g) for s, g in zip(scores, gold)) / len(scores)
 
@@ -84,3 +93,17 @@ def ranking_metrics(problems: list[tuple[list[float], list[float]]], prefix: str
         out[prefix + name] = {"value": sum(values) / len(values) if values else math.nan, "count": len(values)}
     out[prefix + "candidates"] = {"value": sum(len(s) for s, _ in usable), "count": len(usable)}
     return out
+
+
+def scoring_metrics(problems: list[tuple[list[float], list[float]]]) -> dict[str, dict]:
+    """The paper's metrics over `problems` = per problem (verifier scores, true scores), same order; counts are
+    problems (candidates for MAE)."""
+    def per_problem(fn):
+        values = [fn(s, g) for s, g in problems]
+        values = [0.0 if math.isnan(v) else v for v in values]
+        return {"value": sum(values) / len(values) if values else math.nan, "count": len(values)}
+
+    pooled = [abs(a - b) for s, g in problems for a, b in zip(s, g)]
+    return {"top1": per_problem(top1), "bottom1": per_problem(bottom1), "spearman": per_problem(spearman),
+            "kendall": per_problem(kendall_tau_b),
+            "mae": {"value": sum(pooled) / len(pooled) if pooled else math.nan, "count": len(pooled)}}
