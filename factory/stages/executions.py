@@ -17,6 +17,7 @@ from collections import Counter
 from typing import Any
 
 from factory.sandbox import Case, IOTest, make_sandbox, ray_resources
+from factory.sandbox.verdicts import is_infra
 from factory.sandbox.selfcheck import checked
 from factory.schema import EXECUTIONS
 from factory.stages.base import Dropped, Stage
@@ -54,7 +55,7 @@ class Executions(Stage):
 
     def process(self, rows):
         self.setup()
-        jobs, cases = [], []   # jobs: (row, usable test indices, solution ids)
+        jobs, cases = [], []   # jobs: (row, test indices, predicted expected values)
         for row in rows:
             solutions = row.get("solutions") or []
             expected = row.get("expected") or [None] * len(row.get("test_inputs") or [])
@@ -66,10 +67,10 @@ class Executions(Stage):
                 yield Dropped(row["problem_id"], "no_tests")
                 continue
             tests = [IOTest(row["test_inputs"][i], expected[i]) for i in usable]
-            jobs.append((row, usable))
+            jobs.append((row, usable, expected))
             cases += [Case(s["solution_id"], s["code"], row["entry_point"], tests) for s in solutions]
         results = iter(self._box.run(cases) if cases else [])
-        for row, usable in jobs:
+        for row, usable, expected in jobs:
             verdicts, rates = [], []
             for solution in row["solutions"]:
                 run = next(results)
@@ -90,6 +91,8 @@ class Executions(Stage):
             for rate in row["pass_rates"]:
                 histogram[next(label for edge, label in BINS if rate <= edge)] += 1
         cpu = [v["cpu_ms"] for row in rows for v in row["verdicts"]]
+        # Always present (0 on a healthy cluster): verdicts the sandbox could not give, after its retries.
+        infra = sum(n for status, n in statuses.items() if is_infra(status))
         return {"statuses": dict(statuses), "runtime_errors": dict(errors.most_common(20)),
-                "pass_rate_histogram": dict(histogram), "executions": len(cpu),
+                "pass_rate_histogram": dict(histogram), "executions": len(cpu), "infra_errors": infra,
                 "cpu_ms_mean": round(sum(cpu) / len(cpu), 3) if cpu else 0.0}

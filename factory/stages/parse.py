@@ -34,7 +34,11 @@ def parse_signature(code: str) -> tuple[str, list[str], str] | str:
     try:
         tree = ast.parse(code)
     except SyntaxError:
-        return "signature_syntax_error"
+        # A small model often writes a broken body under a good header: the header is all starter code needs.
+        salvaged = _salvage_header(code)
+        if salvaged is None:
+            return "signature_syntax_error"
+        tree = ast.parse(salvaged)
     funcs = [n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
     others = [n for n in tree.body if not isinstance(n, (ast.FunctionDef, ast.Import, ast.ImportFrom, ast.Expr))]
     if len(funcs) != 1 or others:
@@ -53,6 +57,39 @@ def parse_signature(code: str) -> tuple[str, list[str], str] | str:
     body = [fn.body[0]] if doc else []
     fn.body = body + [ast.Expr(ast.Constant(...))]
     return fn.name, params, ast.unparse(tree)
+
+
+_DEF = re.compile(r"^def [A-Za-z_]\w*\s*\(")
+
+
+def _parses_code(text: str) -> bool:
+    try:
+        ast.parse(text)
+        return True
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return False
+
+
+def _salvage_header(code: str) -> str | None:
+    """Imports, the first top-level `def` header and its docstring when they parse, with a `...` body."""
+    lines = code.splitlines()
+    start = next((i for i, line in enumerate(lines) if _DEF.match(line)), None)
+    if start is None:
+        return None
+    imports = [line for line in lines[:start] if re.match(r"^(import|from)\s", line) and _parses_code(line)]
+    for end in range(start + 1, min(start + 6, len(lines)) + 1):
+        header = "\n".join(lines[start:end])
+        if _parses_code(header + "\n    ..."):
+            break
+    else:
+        return None
+    body = "    ..."
+    for stop in range(end + 1, min(end + 40, len(lines)) + 1):   # a docstring right under the header, if whole
+        doc = "\n".join(lines[end:stop])
+        if doc.strip()[:3] in ('"""', "'''") and _parses_code(header + "\n" + doc + "\n    ..."):
+            body = doc + "\n    ..."
+            break
+    return "\n".join(imports + [header, body])
 
 
 def parse_solution(code: str | None, entry_point: str) -> str | None:

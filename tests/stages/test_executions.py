@@ -30,7 +30,8 @@ CRASH = "def double(x):\n    return x.nope\n"
 def test_executions_stage_writes_verdicts_and_pass_rates(tmp_path):
     rows = [row("p0", [GOOD, WRONG, CRASH], ["[2]", "[5]", "[7]", "[1]"], ["4", "10", None, "2"]),
             row("p1", [], ["[1]"], ["2"]),
-            row("p2", [GOOD], ["[1]"], [None])]
+            row("p2", [GOOD], ["[1]"], [None]),
+            row("p3", [GOOD], [], [])]
     (tmp_path / "in").mkdir()
     pq.write_table(pa.Table.from_pylist(rows, schema=TESTS), tmp_path / "in" / "shard-00000.parquet")
     stage = Executions(sandbox=load_config(["sandbox=local", "sandbox.timeout=2", "sandbox.workers=2"]).sandbox)
@@ -42,21 +43,25 @@ def test_executions_stage_writes_verdicts_and_pass_rates(tmp_path):
         stage.teardown()
     table = pq.read_table(tmp_path / "out" / "shard-00000.parquet")
     assert table.schema.equals(EXECUTIONS)
-    (out,) = table.to_pylist()
-    assert out["pass_rates"] == [1.0, 1 / 3, 0.0]
+    out, unlabelled = table.to_pylist()
+    assert out["pass_rates"] == [1.0, 1 / 3, 0.0]   # over the labelled inputs only
+    # an input with no predicted output still runs (verification may label it by execution)
+    assert [(v["status"], v["output"]) for v in unlabelled["verdicts"]] == [("returned", "2")]
+    assert unlabelled["pass_rates"] == [0.0]
     by_solution = {}
     for v in out["verdicts"]:
         by_solution.setdefault(v["solution_id"], []).append((v["test_index"], v["status"], v["output"]))
-    assert by_solution["p0/s0"] == [(0, "pass", "4"), (1, "pass", "10"), (3, "pass", "2")]
-    assert by_solution["p0/s1"] == [(0, "pass", "4"), (1, "wrong_answer", "7"), (3, "wrong_answer", "3")]
-    assert [s for _, s, _ in by_solution["p0/s2"]] == ["runtime_error"] * 3
+    assert by_solution["p0/s0"] == [(0, "pass", "4"), (1, "pass", "10"), (2, "returned", "14"), (3, "pass", "2")]
+    assert by_solution["p0/s1"] == [(0, "pass", "4"), (1, "wrong_answer", "7"), (2, "returned", "9"),
+                                    (3, "wrong_answer", "3")]
+    assert [s for _, s, _ in by_solution["p0/s2"]] == ["runtime_error"] * 4
     assert all(v["cpu_ms"] > 0 for v in out["verdicts"])
     rejected = pq.read_table(tmp_path / "_meta" / "out" / "rejected" / "shard-00000.parquet").to_pylist()
-    assert {(r["id"], r["reason"]) for r in rejected} == {("p1", "no_solutions"), ("p2", "no_tests")}
+    assert {(r["id"], r["reason"]) for r in rejected} == {("p1", "no_solutions"), ("p3", "no_tests")}
     metrics = stats["metrics"]
-    assert metrics["statuses"] == {"pass": 4, "wrong_answer": 2, "runtime_error": 3}
-    assert metrics["runtime_errors"] == {"AttributeError": 3}
-    assert metrics["pass_rate_histogram"] == {"1": 1, "(0.25,0.5]": 1, "0": 1}
+    assert metrics["statuses"] == {"pass": 4, "wrong_answer": 2, "returned": 3, "runtime_error": 4}
+    assert metrics["runtime_errors"] == {"AttributeError": 4}
+    assert metrics["pass_rate_histogram"] == {"1": 1, "(0.25,0.5]": 1, "0": 2}
     assert json.loads((tmp_path / "_meta" / "out" / "stats" / "shard-00000.json").read_text())["dropped"] == {
         "no_solutions": 1, "no_tests": 1}
 
