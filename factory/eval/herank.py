@@ -269,7 +269,7 @@ def check_settings(rank):
 def evaluate(cfg, ev, sandbox, out_dir: Path) -> tuple[dict, int]:
     """`factory evaluate benchmark=he-r|he-r+|mbpp-r|mbpp-r+`: build (or reuse) the candidate sets, score them
     with the verifier (the model's generated tests, or the test file `samples=`); returns (metrics, kept task ids)."""
-    from factory.eval import candidates, codegen, testgen
+    from factory.eval import candidates, codegen, tables, testgen
     from factory.eval.benchmarks import load_benchmark
     from factory.llm.base import Sampling
 
@@ -278,12 +278,13 @@ def evaluate(cfg, ev, sandbox, out_dir: Path) -> tuple[dict, int]:
     if plus and not rank.plus_tests:
         raise ValueError(f"benchmark={cfg.benchmark} needs eval.rank.plus_tests=FILE: EvalPlus's tests cannot be "
                          f"downloaded here (see docs/evaluation.md, HE-R / MBPP-R)")
-    problems = load_benchmark(source, ev.data_path, ev.hf_dataset, ev.limit)
+    problems = load_benchmark(source, ev.data_path, ev.hf_dataset, ev.limit, ev.mbpp_prompt)
     by_id = {p.task_id: p for p in problems}
     settings = {"benchmark": cfg.benchmark, "data_path": ev.data_path, "limit": ev.limit,
                 "model": cfg.model.get("name"), "samples": rank.samples, "temperature": rank.temperature,
                 "top_p": ev.top_p, "max_tokens": ev.max_tokens, "seed": cfg.seed, "mutants": rank.mutants,
-                "size": rank.size, "min_size": rank.min_size, "plus_tests": file_digest(rank.plus_tests)}
+                "size": rank.size, "min_size": rank.min_size, "mbpp_prompt": ev.mbpp_prompt,
+                "plus_tests": file_digest(rank.plus_tests)}
     cache = out_dir / cfg.benchmark / "candidates.parquet"
     llm = None
     cached = load_cached(cache, settings)
@@ -309,8 +310,9 @@ def evaluate(cfg, ev, sandbox, out_dir: Path) -> tuple[dict, int]:
             from factory.llm import make_llm
 
             llm = make_llm(cfg.llm, cfg.model)
+        setting = tables.settings(ev.testgen)[0]   # a list of Table 2 settings: the first one is the verifier
         generated = testgen.generate_tests(llm, [p for p in problems if p.task_id in kept], ev.num_inputs,
-                                           ev.num_outputs, ev.output_temperature, ev.output_max_tokens, cfg.seed)
+                                           setting, ev.output_temperature, ev.output_max_tokens, cfg.seed)
         tests = {tid: [("io", i, e) for i, e in ts] for tid, ts in generated.items()}
     scores, faults = candidates.verifier_scores(sandbox, by_id, rows, tests)
     metrics = candidates.scoring_report(rows, scores, tests, drops)
