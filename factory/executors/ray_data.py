@@ -49,17 +49,25 @@ def init_ray(cluster_cfg, log_level: str = "warning") -> None:
         # A local "cluster" offers the custom `sandbox` resource the executions stage asks for, one per CPU.
         cpus = cluster_cfg.num_cpus or os.cpu_count()
         kwargs = {"num_cpus": cpus, "resources": {"sandbox": float(cpus)}}
-        if "RAY_AUTH_MODE" not in os.environ:
-            # Ray turns token auth on for a new local cluster and warns that it did; choosing it explicitly
-            # keeps the protection and lets us say it once, plainly.
-            os.environ["RAY_AUTH_MODE"] = "token"
-            log.warning("local Ray: token authentication on (token in ~/.ray/auth_token; "
-                        "RAY_AUTH_MODE=disabled turns it off)")
     import ray
     import ray.data
 
     if not ray.is_initialized():
-        ray.init(log_to_driver=cluster_cfg.log_to_driver, logging_level=level, **kwargs)
+        # Ray turns token auth on for a new local cluster (RAY_AUTH_MODE unset) and warns at every start, in
+        # its words, with a link; the protection stays, and we say it once in ours. Setting RAY_AUTH_MODE
+        # ourselves would not do: a Ray imported earlier in this process has already read it.
+        auth = logging.getLogger("ray._private.authentication.authentication_token_setup")
+        announce = not cluster_cfg.address and "RAY_AUTH_MODE" not in os.environ
+        before = auth.level
+        if announce and level > logging.INFO:
+            auth.setLevel(logging.ERROR)
+        try:
+            ray.init(log_to_driver=cluster_cfg.log_to_driver, logging_level=level, **kwargs)
+        finally:
+            auth.setLevel(before)
+        if announce:
+            log.warning("local Ray: token authentication on (token in ~/.ray/auth_token; "
+                        "RAY_AUTH_MODE=disabled turns it off)")
     _quiet_ray_data(ray.data, level)
 
 
@@ -149,6 +157,16 @@ def _run_batch(stage, in_dir, out_dir, batch):
     return {"shard": shards, "stats": stats}
 
 
+def actor_pool(stage: Stage, max_actors: int):
+    """A fixed pool of `stage.concurrency()` actors when the stage names it (each re-scale of an autoscaling pool
+    would load the model again), else one growing from 1 to `max_actors` (sandboxes start in a second)."""
+    import ray.data
+
+    if stage.concurrency():
+        return ray.data.ActorPoolStrategy(size=int(stage.concurrency()))
+    return ray.data.ActorPoolStrategy(min_size=1, max_size=max(1, int(max_actors)))
+
+
 def _has_setup(stage: Stage) -> bool:
     return type(stage).setup is not Stage.setup
 
@@ -177,13 +195,6 @@ class RayExecutor:
         # machine cannot give (two LLM stages on one GPU would each hold a model copy).
         return [s for link in chain for s in self._run([link], shards, progress)]
 
-    def _compute(self, stage: Stage):
-        import ray.data
-
-        if stage.concurrency():
-            return ray.data.ActorPoolStrategy(size=int(stage.concurrency()))
-        return ray.data.ActorPoolStrategy(min_size=1, max_size=max(1, int(self.cluster_cfg.max_actors)))
-
     def _run(self, chain, shards, progress):
         import ray
 
@@ -194,7 +205,7 @@ class RayExecutor:
                       "resources": res or None}
             if _has_setup(stage):
                 ds = ds.map_batches(_ShardWorker, fn_constructor_args=(stage, in_dir, out_dir), batch_size=1,
-                                    compute=self._compute(stage), **remote)
+                                    compute=actor_pool(stage, self.cluster_cfg.max_actors), **remote)
             else:
                 ds = ds.map_batches(_run_task, fn_args=(stage, in_dir, out_dir), batch_size=1, **remote)
             if progress:

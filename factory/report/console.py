@@ -97,6 +97,6 @@ def summary_text(summary: dict, run_dir) -> str:
         drops = ", ".join(f"{k}={v}" for k, v in sorted(s["dropped"].items(), key=lambda kv: -kv[1])) or "-"
         rows.append([name, s["shards"], s["rows_in"], s["rows_out"], s["seconds"], drops])
     lines = [table(["stage", "shards", "in", "out", "seconds", "dropped"], rows), "",
-             f"data in {run_dir}/<stage>/ (Parquet shards; sft/ and dpo/ are the training rows)",
+             f"outputs in {run_dir}: a folder of Parquet shards per stage; sft/ and dpo/ are the training rows",
              f"next: factory stats {run_dir}   |   factory train sft data={run_dir}/sft model=MODEL run_dir=DIR"]
     return "\n".join(lines)

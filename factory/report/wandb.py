@@ -80,7 +80,9 @@ class LiveRun:
         import wandb
 
         self._start()
-        self.run.log(shard_log(wandb, shard_stats), step=self.step)
+        # No explicit step: W&B then writes the row at once (a row logged with `step=` waits for the next step),
+        # and its own step counts 0, 1, 2, ... in completion order.
+        self.run.log(shard_log(wandb, shard_stats))
         self.step += 1
 
     def finish(self, summary: dict) -> None:
@@ -102,12 +104,12 @@ class LiveRun:
 
         self._start()
         records = stats.shard_records(self.run_dir, progress=False)
-        # The tables share one step after the last shard row: W&B keeps steps increasing within a run.
+        # The tables share one step, after the last shard row.
         end = {}
         for stage, recs in records.items():
             end.update(_stage_log(wandb, stage, recs))
         end.update(_run_log(wandb, records, self.run_dir))
-        self.run.log(end, step=self.step)
+        self.run.log(end)
         self.run.summary.update(_summary(records, summary))
         log.info("W&B: logged %d shard records and %d stages (%s) under %s", self.step, len(records),
                  _mode(self.cfg), self.run_dir / "wandb")

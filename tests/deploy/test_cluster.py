@@ -96,7 +96,7 @@ def test_ray_job_submit_through_the_launcher(head_only, scripted_server, tmp_pat
     assert f"Job '{job_id}' succeeded" in status.stdout + status.stderr
     logs = subprocess.run(["ray", "job", "logs", "--address", cluster.dashboard, job_id], capture_output=True,
                           text=True, timeout=120, env=cluster.env).stdout
-    assert f"outputs in {run_dir}" in logs and "verification:" in logs
+    assert f"outputs in {run_dir}" in logs and "[verification] shard-00000" in logs
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["problems"]["rows_in"] == 12
     assert pq.read_table(run_dir / "sft").num_rows > 0

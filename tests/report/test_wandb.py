@@ -41,3 +41,55 @@ def test_a_failure_is_a_warning_not_an_error(iterate_run, caplog):
     assert "W&B logging skipped" in caplog.text
     log_run(load_config(["wandb.enabled=false"]), iterate_run / "iter_1", {})
     assert not list((iterate_run / "iter_1" / "wandb").glob("offline-run-*"))
+
+
+def _history(run_dir):
+    """History rows of the offline run under run_dir, read with wandb's own reader while it may still be open."""
+    import subprocess
+
+    offline = list((run_dir / "wandb").glob("offline-run-*"))
+    if not offline:
+        return []
+    out = subprocess.run(["wandb", "leet", "inspect", "--json", str(offline[0])], capture_output=True, text=True,
+                         timeout=60)
+    return [r["history"]["item"] for r in map(json.loads, out.stdout.splitlines()) if r["type"] == "history"]
+
+
+def test_shard_records_reach_the_log_while_the_run_is_open(iterate_run, monkeypatch):
+    from factory.executors.shards import read_stats
+    from factory.report.wandb import LiveRun
+
+    monkeypatch.delenv("WANDB_API_KEY", raising=False)
+    run = iterate_run / "iter_0"
+    live = LiveRun(load_config([]), run)
+    records = read_stats(run / "problems") + read_stats(run / "executions")
+    for r in records[2:]:   # what Executions.shard_metrics counts, in its bins
+        r["metrics"]["pass_rate_histogram"] = {"1": 2, "(0.25,0.5]": 2}
+    for r in records:
+        live.log_shard(r)
+    try:
+        for _ in range(50):   # wandb-core writes asynchronously: give it a few seconds
+            rows = _history(run)
+            if len(rows) == len(records):
+                break
+            time.sleep(0.2)
+        assert [r["_step"] for r in rows] == [0, 1, 2, 3]          # on disk before finish()
+        assert rows[0]["problems/rows_in"] == 3 and rows[0]["problems/dropped/no_problem"] == 1
+        assert rows[2]["executions/metrics.statuses.pass"] == 2
+        assert rows[2]["executions/pass_rate.values"] == [0, 0, 2, 0, 0, 2]
+    finally:
+        live.finish({})
+    after = _history(run)
+    assert len(after) == 5 and after[-1]["_step"] == 4 and "stages" in {k.split(".")[0] for k in after[-1]}
+
+
+def test_a_broken_wandb_warns_once_and_the_run_goes_on(iterate_run, caplog):
+    from factory.executors.shards import read_stats
+    from factory.report.wandb import LiveRun
+
+    live = LiveRun(load_config(["wandb.mode=nonsense"]), iterate_run / "iter_1")
+    with caplog.at_level(logging.WARNING):
+        for r in read_stats(iterate_run / "iter_1" / "problems"):
+            live.log_shard(r)
+        live.finish({})
+    assert caplog.text.count("W&B logging skipped") == 1
