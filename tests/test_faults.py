@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -23,7 +24,7 @@ import pytest
 
 from factory.config import STAGES, load_config
 from factory.executors.local import LocalExecutor
-from factory.executors.shards import is_done, run_shard, shard_names, stage_done, write_shard
+from factory.executors.shards import is_done, read_stats, run_shard, shard_names, stage_done, write_shard
 from factory.schema import TESTS
 from factory.stages.executions import Executions
 from factory.stages.pairs import SFTData
@@ -227,3 +228,79 @@ def test_run_dir_that_is_a_file_is_a_clear_error(tmp_path):
                          capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert out.returncode == 2 and str(run_dir) in out.stderr and "Traceback" not in out.stderr
     assert run_dir.read_text() == "a file"
+
+
+def _slow(code: str, entry: str) -> str:
+    """The same solution, 0.3 s slower per call (asleep: no CPU), so a kill lands mid-case."""
+    return f"{code}\n_fast = {entry}\ndef {entry}(*args):\n    import time\n    time.sleep(0.3)\n    return _fast(*args)\n"
+
+
+def _killing_worker_mid_case(stage: Executions, after: float = 0.5) -> Executions:
+    """The same stage, except that `after` seconds into its first batch its first sandbox worker is killed from
+    outside (SIGKILL from this process, as the OOM killer or a lost node would), while the first case runs."""
+    cls = type(stage)
+
+    def process(self, rows):
+        if not getattr(self, "_killed", False):
+            self._killed = True
+            pid = self._box._worker(0).proc.pid
+            threading.Thread(target=lambda: (time.sleep(after), os.kill(pid, signal.SIGKILL)), daemon=True).start()
+        yield from cls.process(self, rows)
+
+    stage.__class__ = type(cls.__name__, (cls,), {"process": process})
+    return stage
+
+
+def _verify(tmp_path: Path, name: str, kill: bool, *overrides: str) -> dict:
+    from tests.verify import humaneval as he
+
+    row = he.tests_row("HumanEval/0", [None, "less_equal", "always_true", "self_pairs"])
+    row["solutions"][0]["code"] = _slow(row["solutions"][0]["code"], row["entry_point"])
+    write_shard(Written("tests", TESTS), tmp_path / "in", "shard-00000", [row], [], 1, 0.0)
+    cfg = load_config(["sandbox.workers=1", "verify.outputs=predicted", *overrides])
+    executions = Executions(sandbox=cfg.sandbox)
+    if kill:
+        _killing_worker_mid_case(executions)
+    out = tmp_path / name
+    LocalExecutor().run_chain([(executions, tmp_path / "in", out / "executions"),
+                               (Verification(verify=cfg.verify, sandbox=cfg.sandbox, llm=cfg.llm, model=cfg.model),
+                                out / "executions", out / "verification")], ["shard-00000"])
+    (result,) = pq.read_table(out / "verification").to_pylist()
+    return result
+
+
+def test_a_sandbox_worker_killed_mid_case_changes_no_chosen_or_rejected_solution(tmp_path):
+    """Retried on a fresh worker: the same sets as an undisturbed run. With no retry left, the killed case is
+    `infra_error`: its solution is neither chosen nor rejected (no SFT or DPO row rests on it), and the fault is
+    counted in the executions stage's stats."""
+    calm = _verify(tmp_path, "calm", kill=False)
+    assert calm["chosen_solution_ids"] == ["HumanEval_0/s0", "HumanEval_0/s1"]
+    assert calm["rejected_solution_ids"] == ["HumanEval_0/s2", "HumanEval_0/s3"]
+
+    retried = _verify(tmp_path, "retried", kill=True)
+    assert (retried["chosen_solution_ids"], retried["rejected_solution_ids"]) == \
+        (calm["chosen_solution_ids"], calm["rejected_solution_ids"])
+    assert [v["status"] for v in retried["verdicts"]] == [v["status"] for v in calm["verdicts"]]
+
+    spent = _verify(tmp_path, "spent", True, "sandbox.retries=0")
+    killed = [v for v in spent["verdicts"] if v["solution_id"] == "HumanEval_0/s0"]
+    assert {v["status"] for v in killed} == {"infra_error"}                 # not a fail
+    assert spent["trusted"] and spent["chosen_solution_ids"] == ["HumanEval_0/s1"]
+    assert spent["rejected_solution_ids"] == calm["rejected_solution_ids"]   # s0 in neither
+    (stats,) = read_stats(tmp_path / "spent" / "executions")
+    assert stats["metrics"]["infra_errors"] == len(killed) == 7
+    assert read_stats(tmp_path / "calm" / "executions")[0]["metrics"]["infra_errors"] == 0
+
+
+def test_a_problem_no_solution_of_which_could_be_scored_is_untrusted_as_infra_error():
+    from factory.verify.rules import decide, infra_solutions
+
+    verdicts = [{"solution_id": s, "test_index": 0, "status": st} for s, st in
+                (("a", "infra_error"), ("b", "pass"), ("c", "wrong_answer"), ("d", "sandbox_error"))]
+    assert infra_solutions(verdicts) == {"a", "d"}
+    d = decide(["a", "b", "c", "d"], [0.0, 1.0, 0.0, 0.0], unscored={"a", "d"})
+    assert (d.trusted, d.chosen, d.rejected) == (True, ["b"], ["c"])
+    d = decide(["a", "d"], [0.0, 0.0], unscored={"a", "d"})
+    assert (d.trusted, d.reason, d.chosen, d.rejected) == (False, "infra_error", [], [])
+    d = decide(["a", "c"], [0.0, 0.0], rule="relaxed", tau=0.5, rejected="lowest", unscored={"a"})
+    assert d.rejected == ["c"]

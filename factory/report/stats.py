@@ -109,6 +109,9 @@ def stage_summary(records: list[dict]) -> dict:
     problems = sum(r.get("metrics.problems", 0) for r in records)
     if records and "metrics.agreement" in records[0]:
         s["agreement"] = round(trusted / problems, 4) if problems else 0.0
+    if records and "metrics.infra_errors" in records[0]:
+        # Verdicts the sandbox could not give (factory/sandbox/verdicts.py): a sick cluster shows here first.
+        s["infra_errors"] = sum(r.get("metrics.infra_errors", 0) for r in records)
     rated = [r for r in records if r.get("pass_rate_mean") is not None]
     if rated:
         weight = sum(r["rows_out"] for r in rated) or 1
@@ -140,9 +143,9 @@ def stage_table(records: dict[str, list[dict]]) -> str:
         top = ", ".join(f"{k}={v}" for k, v in sorted(s["drops"].items(), key=lambda kv: -kv[1])[:3]) or "-"
         rate = s["rows_in"] / s["seconds"] if s["seconds"] else None
         rows.append([stage, s["shards"], s["rows_in"], s["rows_out"], s["kept"], s["seconds"], rate,
-                     s.get("agreement"), s.get("pass_rate_mean"), top])
+                     s.get("agreement"), s.get("pass_rate_mean"), s.get("infra_errors"), top])
     return table(["stage", "shards", "in", "out", "kept", "seconds", "rows/s", "agreement", "pass_rate",
-                  "dropped (top)"], rows)
+                  "infra", "dropped (top)"], rows)
 
 
 def shard_table(recs: list[dict], max_shards: int) -> str:

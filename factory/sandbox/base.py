@@ -1,9 +1,15 @@
 """What both executors share: warm worker processes spoken to over pipes, the case queue, retries, verdicts.
 
 An executor (local.py, docker.py) only says how to start worker number `slot` (`_start`) and what the
-child's limits are. Each worker serves one case at a time; a thread per worker keeps them all busy. A worker
-that dies, answers late or answers with the wrong nonce is replaced and the case retried: that is what
-`sandbox_error` means, and it is never reported until the retries are spent.
+child's limits are. Each worker serves one case at a time; a thread per worker keeps them all busy.
+
+Infrastructure faults are not the solution's: a worker that dies, answers late or out of protocol, or reports
+`sandbox_error` (its child could not set up confinement) is replaced and the case retried on a fresh worker, up
+to `sandbox.retries` times. What still fails is reported as `infra_error`, which verification never counts as a
+pass or a fail (factory/sandbox/verdicts.py). One exception: a worker lost during the same case on every one of
+two or more fresh workers was killed by that case (a solution can kill its parent), a `runtime_error`.
+A wall-clock backstop hit is ambiguous (the code slept, or the machine starved it; by construction it had used
+less CPU than its limit): those tests run once more on a fresh worker, and only a second hit is a `timeout`.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from factory.executors.resources import worker_cpus
 from factory.sandbox.harness import parse_literal, split_frames, write_frame
-from factory.sandbox.verdicts import Verdict, outputs_equal
+from factory.sandbox.verdicts import STATUSES, Verdict, outputs_equal
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +115,7 @@ class Sandbox:
         self.cfg = cfg
         self.timeout = float(cfg.get("timeout", 5))
         self.wall_factor = float(cfg.get("wall_factor", 5))
-        self.retries = int(cfg.get("retries", 3))
+        self.retries = int(cfg.get("retries", 2))
         self.recycle_after = int(cfg.get("recycle_after", 1000))
         self.batch = max(1, int(cfg.get("batch", 8)))
         # Default: one per CPU this process was given (a Ray actor's num_cpus, else its affinity), not the node's.
@@ -186,48 +192,63 @@ class Sandbox:
 
     def _run_batch(self, slot: int, cases: list, coverage: bool) -> list[list[Verdict]]:
         """Run cases on worker `slot`. A lost worker, or a sandbox_error, is charged to the case that was running
-        and retried with a fresh worker; the cases after it go on there."""
-        out, todo = [], []
+        and retried with a fresh worker; the cases after it go on there. Tests that hit the wall-clock backstop
+        run once more, after the batch, on a fresh worker."""
+        out, todo = [], []   # todo: (case index, payload, positions: None for the first run, else the re-run tests)
         for index, case in enumerate(cases):
             verdicts, payload = _prepare(case, coverage)
             out.append(verdicts)
             if payload is not None:
-                todo.append((index, payload))
+                todo.append((index, payload, None))
+        raws: list[list | None] = [None] * len(cases)   # raw replies of each case's payload tests
         attempts, lost, detail = [0] * len(cases), [0] * len(cases), [""] * len(cases)
         while todo:
-            budgets = [len(p.get("tests") or [None]) * (self.timeout * self.wall_factor + 2) + 20 for _, p in todo]
+            budgets = [len(p.get("tests") or [None]) * (self.timeout * self.wall_factor + 2) + 20 for _, p, _ in todo]
             start = time.perf_counter()
+            reruns = []
             try:
-                for raw in self._worker(slot).request([p for _, p in todo], budgets):
-                    index, _ = todo[0]
+                for raw in self._worker(slot).request([p for _, p, _ in todo], budgets):
+                    index, payload, positions = todo[0]
                     if any(r["status"] == "sandbox_error" for r in raw):
                         self._drop(slot)  # recycle after any infrastructure error, then retry the case
                         detail[index] = next(r.get("detail", "") for r in raw if r["status"] == "sandbox_error")
                         break
-                    out[index] = _merge(out[index], raw, cases[index])
                     todo.pop(0)
+                    walls = _take(raws, index, raw, positions)
+                    if walls:
+                        reruns.append((index, _subset(payload, walls), walls))
+                    else:
+                        out[index] = _merge(out[index], raws[index], cases[index])
                     self.latencies.append(time.perf_counter() - start)  # seconds per case (benchmarks read it)
                     start = time.perf_counter()
                 else:
-                    if self._workers[slot] is not None and self._workers[slot].runs >= self.recycle_after:
-                        self._drop(slot)
+                    worker = self._workers[slot]
+                    if reruns or (worker is not None and worker.runs >= self.recycle_after):
+                        self._drop(slot)   # wall-clock re-runs go to a fresh worker
+                    todo += reruns
                     continue
             except WorkerLost as exc:
                 self._drop(slot)
                 index = todo[0][0]
                 lost[index], detail[index] = lost[index] + 1, str(exc)
+            todo[len(todo):] = reruns   # cases answered before the fault keep their re-runs
             attempts[index] += 1
             if attempts[index] > self.retries:
-                todo.pop(0)
-                out[index] = self._given_up(out[index], cases[index], lost[index], detail[index])
+                index, payload, positions = todo.pop(0)
+                status, why = self._given_up(attempts[index], lost[index], detail[index])
+                n = len(payload.get("tests") or [None])
+                _take(raws, index, [{"status": status, "detail": why}] * n, positions)
+                out[index] = _merge(out[index], raws[index], cases[index])
         return out
 
-    def _given_up(self, verdicts: list, case, lost: int, detail: str) -> list[Verdict]:
-        # The worker died during this very case on every attempt: the code killed it (Docker: same uid).
-        status = "runtime_error" if lost == self.retries + 1 and "did not start" not in detail else "sandbox_error"
-        if status == "runtime_error":
-            detail = f"the solution killed its sandbox worker ({detail[:200]})"
-        return _merge(verdicts, [{"status": status, "detail": detail}] * sum(v is None for v in verdicts), case)
+    @staticmethod
+    def _given_up(attempts: int, lost: int, detail: str) -> tuple[str, str]:
+        """The verdict of a case whose retries are spent. A worker lost during this very case on every one of two
+        or more fresh workers was killed by the case (Docker: same uid): the solution's fault. Anything else
+        (one attempt only, a worker that did not start, a sandbox_error) is the infrastructure's."""
+        if lost == attempts >= 2 and "did not start" not in detail:
+            return "runtime_error", f"the solution killed its sandbox worker ({detail[:200]})"
+        return "infra_error", f"sandbox fault after {attempts} attempts: {detail[:300]}"
 
     def _worker(self, slot: int) -> WorkerProcess:
         if self._workers[slot] is None:
@@ -273,6 +294,32 @@ def _prepare(case, coverage: bool) -> tuple[list, dict | None]:
     return verdicts, {"solution": case.solution, "entry_point": case.entry_point, "tests": tests, "coverage": coverage}
 
 
+WALL = "wall-clock backstop"   # the detail the worker gives a timeout it judged by the wall clock (harness_worker.py)
+
+
+def _wall_hit(reply: dict) -> bool:
+    return reply.get("status") == "timeout" and str(reply.get("detail", "")).startswith(WALL)
+
+
+def _take(raws: list, index: int, raw: list[dict], positions: list[int] | None) -> list[int]:
+    """Store a payload's replies (a first run) or a re-run's (into `positions`); return the positions of a first
+    run whose tests hit the wall clock, to be run once more. A second wall-clock hit is the solution's timeout."""
+    if positions is None:
+        raws[index] = list(raw)
+        return [i for i, r in enumerate(raw) if _wall_hit(r)]
+    for pos, reply in zip(positions, raw):
+        if _wall_hit(reply):
+            reply = {**reply, "detail": f"{WALL} hit twice, on two fresh workers (sleeping or blocked)"}
+        raws[index][pos] = reply
+    return []
+
+
+def _subset(payload: dict, positions: list[int]) -> dict:
+    if "tests" not in payload:   # assertion tests: one verdict, the whole case again
+        return payload
+    return {**payload, "tests": [payload["tests"][i] for i in positions]}
+
+
 def _merge(verdicts: list, raw: list[dict], case) -> list[Verdict]:
     out, replies = [], iter(raw)
     for index, verdict in enumerate(verdicts):
@@ -292,7 +339,8 @@ def _verdict(reply: dict, expected: str | None) -> Verdict:
         return Verdict(status, "" if status == "pass" else f"returned {output[:200]}", output, cpu, reply.get("branches"))
     if expected is not None and status in ("pass", "wrong_answer"):  # I/O verdicts come from our comparison only
         status = "runtime_error"
-    if status not in ("pass", "wrong_answer", "runtime_error", "timeout", "memory_limit", "output_limit",
-                      "syntax_error", "missing_entry_point", "unserializable_output", "sandbox_error"):
+    if status == "sandbox_error":   # defence: a raw sandbox_error is retried (`_run_batch`) before it gets here
+        status = "infra_error"
+    elif status not in STATUSES:
         status = "runtime_error"
     return Verdict(status, str(reply.get("detail", ""))[:1000], None, cpu)

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from factory.sandbox import Case, IOTest, SandboxUnavailable, make_sandbox
+from factory.sandbox.verdicts import is_infra
 
 
 class CasesError(ValueError):
@@ -71,5 +72,5 @@ def main(cfg, args: list[str]) -> int:
         print(json.dumps({"id": case.id, "verdicts": [{"status": v.status, "detail": v.detail} for v in verdicts],
                           "pass_rate": passed / len(verdicts) if verdicts else 0.0,
                           "passed": bool(verdicts) and passed == len(verdicts)}), flush=True)
-    errors = sum(v.status == "sandbox_error" for vs in results for v in vs)
+    errors = sum(is_infra(v.status) for vs in results for v in vs)   # the sandbox could not judge: exit 1
     return 1 if errors else 0

@@ -9,7 +9,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 STATUSES = ("pass", "wrong_answer", "returned", "runtime_error", "timeout", "memory_limit", "output_limit", "syntax_error",
-            "missing_entry_point", "unserializable_output", "sandbox_error")
+            "missing_entry_point", "unserializable_output", "infra_error", "sandbox_error")
+# The solution's own faults: what it did (or failed to do) decides them, so they are a fail of the solution.
+SOLUTION_FAULTS = ("wrong_answer", "runtime_error", "timeout", "memory_limit", "output_limit", "syntax_error",
+                   "missing_entry_point", "unserializable_output")
+# The sandbox could not judge the solution (a worker lost on a retry that did not repeat, a confinement that
+# failed to set up, a broken protocol, after `sandbox.retries` fresh workers): neither a pass nor a fail.
+# `infra_error` is what the sandbox reports; `sandbox_error` is the worker's own word for it (and the status of
+# such verdicts in runs made before `infra_error` existed).
+INFRA_STATUSES = ("infra_error", "sandbox_error")
+
+
+def is_infra(status: str) -> bool:
+    return status in INFRA_STATUSES
 
 
 @dataclass

@@ -122,7 +122,7 @@ class Verification(Stage):
         ids = [s["solution_id"] for s in row["solutions"]]
         scores = rules.scores_for(ids, verdicts, suite)
         d = rules.decide(ids, scores, rule=v.rule, tau=float(v.tau), rejected=v.rejected, n_tests=len(suite),
-                         key=row["problem_id"])
+                         key=row["problem_id"], unscored=rules.infra_solutions(row["verdicts"]))
         out = {**row, "verdicts": verdicts, "labels": found, "label_reasons": reasons, "outputs": v.outputs,
                "trusted": d.trusted, "rule": d.rule, "reason": d.reason, "tests": [], "test_indices": [],
                "scores": scores, "chosen_solution_ids": d.chosen, "rejected_solution_ids": d.rejected,
@@ -145,7 +145,8 @@ class Verification(Stage):
             if all(v.status == "pass" for v in verdicts):
                 continue
             out["chosen_solution_ids"] = [c for c in out["chosen_solution_ids"] if c != s["solution_id"]]
-            out["rejected_solution_ids"] = out["rejected_solution_ids"] + [s["solution_id"]]
+            if not rules.infra_solutions([{"solution_id": s["solution_id"], "status": v.status} for v in verdicts]):
+                out["rejected_solution_ids"] = out["rejected_solution_ids"] + [s["solution_id"]]   # a real fail
             if not out["chosen_solution_ids"]:
                 out["trusted"], out["reason"] = False, "fails_earlier_suite"
 

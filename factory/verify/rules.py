@@ -7,13 +7,19 @@ Score s(c, T) is the fraction of tests in T that solution c passes (a missing ve
            `random` (seeded by the problem id, so reruns agree), `lowest` (smallest score) or `median`
            (the lower median by score) -- the ablation of the paper's Table 5.
 The "verification ceiling" study motivates the relaxed rule: a rigid 100% rule discards useful data.
+
+A solution with an infrastructure verdict (`infra_error`: the sandbox could not judge it, factory/sandbox/verdicts.py)
+has no score: it is neither chosen nor rejected, so no SFT or DPO row rests on a sandbox fault. A problem where no
+solution could be scored is untrusted with reason `infra_error`.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import random
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
+
+from factory.sandbox.verdicts import is_infra
 
 STRATEGIES = ("random", "lowest", "median")
 # Scores are ratios of small integers; compare against tau with a margin so 0.8 == 4/5 holds.
@@ -37,6 +43,11 @@ def passed_tests(verdicts: Iterable[dict]) -> dict[str, set[int]]:
         if v["status"] == "pass":
             bucket.add(int(v["test_index"]))
     return out
+
+
+def infra_solutions(verdicts: Iterable[dict]) -> set[str]:
+    """Ids of the solutions with any infrastructure verdict: the sandbox could not judge them."""
+    return {v["solution_id"] for v in verdicts if is_infra(v["status"])}
 
 
 def score(passed: set[int], suite: list[int]) -> float:
@@ -76,14 +87,20 @@ def pick_rejected(candidates: list[tuple[str, float]], strategy: str, key: str) 
 
 
 def decide(solution_ids: list[str], scores: list[float], *, rule: str = "strict", tau: float = 1.0,
-           rejected: str = "random", n_tests: int = 1, key: str = "") -> Decision:
-    """Apply the rule to per-solution scores (aligned with `solution_ids`). `key` seeds the random strategy."""
+           rejected: str = "random", n_tests: int = 1, key: str = "", unscored: Collection[str] = ()) -> Decision:
+    """Apply the rule to per-solution scores (aligned with `solution_ids`). `key` seeds the random strategy.
+    `unscored`: solutions the sandbox could not judge (`infra_solutions`), left out of chosen and rejected."""
     check_rule(rule, tau, rejected)
     name = rule_name(rule, tau, rejected)
     if not solution_ids:
         return Decision(False, name, "no_solutions", [], [])
     if n_tests == 0:
         return Decision(False, name, "no_tests", [], [])
+    skip = set(unscored)
+    scored = [(sid, s) for sid, s in zip(solution_ids, scores) if sid not in skip]
+    if not scored:
+        return Decision(False, name, "infra_error", [], [])
+    solution_ids, scores = [sid for sid, _ in scored], [s for _, s in scored]
     threshold = 1.0 if rule == "strict" else tau
     chosen = [sid for sid, s in zip(solution_ids, scores) if s >= threshold - EPS]
     below = [(sid, s) for sid, s in zip(solution_ids, scores) if s < threshold - EPS]

@@ -38,8 +38,8 @@ def write_generate_run(run: Path, errors: int) -> None:
                     [Dropped(problems[2]["problem_id"], "no_problem")], 3, 1.5)
         statuses = [("pass", "")] + [("runtime_error", "ValueError: bad")] * errors + [("timeout", "")]
         rows = [_executions_row(f"p{i}{j}", [1.0, 0.5], statuses) for j in range(2)]
-        write_shard(Written("executions", schema.EXECUTIONS, {"statuses": {"pass": 2}}), run / "executions",
-                    shard, rows, [], 2, 2.0)
+        write_shard(Written("executions", schema.EXECUTIONS, {"statuses": {"pass": 2}, "infra_errors": i}),
+                    run / "executions", shard, rows, [], 2, 2.0)
         trusted = 2 if i == 0 else 1
         metrics = {"problems": 2, "trusted": trusted, "agreement": trusted / 2,
                    "error_types": {"timeout": 2}, "pass_rate_histogram": {"1": 2, "(0.25,0.5]": 2}}

@@ -21,6 +21,8 @@ def test_figures_of_an_iterate_run(iterate_run):
     assert problems["drops"] == {"no_problem": 2}
     assert stats.stage_summary(records["verification"])["agreement"] == 0.75   # 3 of 4, weighted not averaged
     assert stats.stage_summary(records["executions"])["pass_rate_mean"] == 0.75
+    assert stats.stage_summary(records["executions"])["infra_errors"] == 1   # shard 1's one sandbox fault
+    assert "infra_errors" not in stats.stage_summary(records["problems"])
     assert records["verification"][0]["metrics.error_types.timeout"] == 2
     assert plots.error_types(runs[0][1]) == {"runtime_error:ValueError": 8, "timeout": 4}
     assert plots.error_types(runs[1][1]) == {"runtime_error:ValueError": 4, "timeout": 4}
@@ -34,6 +36,9 @@ def test_stats_command_prints_tables_and_writes_report(iterate_run, capsys):
     assert "-- iter_1 / verification: per shard" in out and "1 more shards in report/shards.csv" in out
     line = next(l for l in out.splitlines() if l.startswith("problems"))
     assert line.split()[1:5] == ["2", "6", "4", "0.667"]
+    header = next(l for l in out.splitlines() if l.startswith("stage "))
+    executions = next(l for l in out.splitlines() if l.startswith("executions"))
+    assert executions.split()[header.split().index("infra")] == "1"
     report = iterate_run / "report"
     with open(report / "shards.csv") as f:
         rows = list(csv.DictReader(f))

@@ -31,7 +31,7 @@ def test_subclasses_and_objects_are_not_plain_data():
 
 @pytest.mark.parametrize("actual,expected,equal", [
     ("1", "1.0", True), ("0.1 + 0.2", "0.3", False), ("0.30000000000000004", "0.3", True),
-    ("[1, 2]", "(1, 2)", False), ("{'a': 1.0000001}", "{'a': 1}", True), ("True", "1", True),
+    ("[1, 2]", "(1, 2)", False), ("{'a': 1.0000001}", "{'a': 1}", True), ("True", "1", False),   # bool is not int
     ("'x'", "x", False), ("[1, [2, 3]]", "[1, [2, 3]]", True), ("{1, 2}", "{2, 1}", True),
 ])
 def test_outputs_equal(actual, expected, equal):
