@@ -132,7 +132,7 @@ def write_seeds(cfg, run_dir: Path, record: dict | None = None) -> None:
     mark_stage_done(out, names, record)
 
 
-def run(cfg, start: str = "problems") -> None:
+def run(cfg, start: str = "problems", progress=None) -> None:
     """Run every stage from `start` to the end over the shards found in `start`'s input folder; stages already
     done under the same config are skipped, the first one whose config changed is recomputed with all after it."""
     run_dir = Path(cfg.run_dir)
@@ -156,7 +156,7 @@ def run(cfg, start: str = "problems") -> None:
         shards = shard_names(in_dir)
         chain = [(build_stage(cfg, n, run_dir), input_dir(cfg, n), run_dir / n) for n in todo]
         log.info("running %s over %d shards on %s", ", ".join(todo), len(shards), executor.name)
-        executor.run_chain(chain, shards)
+        executor.run_chain(chain, shards, progress)
         for n in todo:
             mark_stage_done(run_dir / n, shards, records[n])
 
@@ -191,25 +191,33 @@ def generate(cfg) -> dict:
     save_config(cfg, run_dir)
     if cfg.from_stage:
         reset_from(run_dir, cfg.from_stage)
-    if cfg.problems_from:
-        run(cfg, start="solutions")
-    else:
-        records = recompute_changed(cfg, list(ORDER))
-        write_seeds(cfg, run_dir, records["seeds"])
-        run(cfg, start="problems")
+    from factory.report.console import Console
+    from factory.report.wandb import LiveRun
+
+    live = LiveRun(cfg, run_dir)               # W&B: each shard's record as it completes, tables at the end
+    progress = Console(on_shard=live.log_shard)
+    try:
+        if cfg.problems_from:
+            run(cfg, start="solutions", progress=progress)
+        else:
+            records = recompute_changed(cfg, list(ORDER))
+            write_seeds(cfg, run_dir, records["seeds"])
+            run(cfg, start="problems", progress=progress)
+    except BaseException:
+        progress.close()
+        live.close()
+        raise
+    progress.close()
     summary = summarize(run_dir)
-    if cfg.wandb.enabled:
-        from factory.report.wandb import log_run
-        log_run(cfg, run_dir, summary)
+    live.finish(summary)
     return summary
 
 
 def main(cfg, args: list[str]) -> int:
     if args:
         raise ValueError(f"factory generate takes no positional arguments, got {args}")
+    from factory.report.console import summary_text
+
     summary = generate(cfg)
-    for name, s in summary.items():
-        drops = ", ".join(f"{k}={v}" for k, v in sorted(s["dropped"].items())) or "-"
-        print(f"{name:>13}: {s['rows_in']:>5} in {s['rows_out']:>5} out  {s['seconds']:>8.1f}s  dropped: {drops}")
-    print(f"outputs in {cfg.run_dir}")
+    print("\n" + summary_text(summary, cfg.run_dir))
     return 0
