@@ -157,11 +157,12 @@ def verifier_scores(sandbox, problems: dict[str, Problem], rows: list[dict], tes
     """Per candidate row, the share of its problem's verifier tests it passes (0.0 with no tests: a verifier that
     wrote nothing ranks nothing). Tests the sandbox failed to run leave the denominator, and are counted."""
     from factory.eval.herank import execute
+    from factory.sandbox.verdicts import is_infra
 
     statuses = execute(sandbox, problems, [(r["task_id"], r["source"], tests.get(r["task_id"], [])) for r in rows])
     scores, faults = [], 0
     for st in statuses:
-        ran = [s for s in st if s != "sandbox_error"]
+        ran = [s for s in st if not is_infra(s)]
         faults += len(st) - len(ran)
         scores.append(sum(s == "pass" for s in ran) / len(ran) if ran else 0.0)
     return scores, faults

@@ -167,7 +167,9 @@ def resolve_expected(sandbox, problems: dict[str, Problem], suites: dict[str, li
 
 def _score(statuses: list[str]) -> tuple[int, int] | None:
     """(passed, total), or None when the sandbox itself failed: that says nothing about the candidate."""
-    if "sandbox_error" in statuses:
+    from factory.sandbox.verdicts import is_infra
+
+    if any(is_infra(s) for s in statuses):   # infra_error (sandbox_error in older runs)
         return None
     return sum(s == "pass" for s in statuses), len(statuses)
 
