@@ -34,10 +34,10 @@ KEYS: dict[str, tuple[str, ...]] = {
     "signatures": LLM + ("generate.signature",),
     "dedup": ("dedup",),
     "solutions": LLM + ("generate.solution", "generate.num_solutions", "problems_from"),
-    # The vote (and its quorum) happens in the tests stage.
-    "tests": LLM + ("generate.test_inputs", "generate.test_output", "generate.num_inputs", "generate.num_outputs",
-                    "verify.min_votes", "verify.min_share"),
-    "executions": SANDBOX + ("verify.outputs",),
+    # The quorum (verify.min_votes, min_share) and the labelling mode (verify.outputs) apply in verification:
+    # the tests stage keeps every sample and executions run every input, so changing them costs no LLM call.
+    "tests": LLM + ("generate.test_inputs", "generate.test_output", "generate.num_inputs", "generate.num_outputs"),
+    "executions": SANDBOX,
     "verification": SANDBOX + ("verify",),
     "sft": (),
     "dpo": (),
