@@ -50,7 +50,8 @@ def build_stage(cfg, name: str, run_dir: Path):
     if name == "tests":
         from factory.stages.tests import Tests
         return Tests(sampling=g.test_inputs, output_sampling=g.test_output, num_inputs=g.num_inputs,
-                     num_outputs=g.num_outputs, **llm)
+                     num_outputs=g.num_outputs,
+                     input_samples=g.input_samples, **llm)
     if name == "executions":
         from factory.stages.executions import Executions
         return Executions(sandbox=cfg.sandbox)

@@ -36,7 +36,8 @@ KEYS: dict[str, tuple[str, ...]] = {
     "solutions": LLM + ("generate.solution", "generate.num_solutions", "problems_from"),
     # The quorum (verify.min_votes, min_share) and the labelling mode (verify.outputs) apply in verification:
     # the tests stage keeps every sample and executions run every input, so changing them costs no LLM call.
-    "tests": LLM + ("generate.test_inputs", "generate.test_output", "generate.num_inputs", "generate.num_outputs"),
+    "tests": LLM + ("generate.test_inputs", "generate.test_output", "generate.num_inputs", "generate.num_outputs",
+                    "generate.input_samples"),
     "executions": SANDBOX,
     "verification": SANDBOX + ("verify",),
     "sft": (),

@@ -18,9 +18,29 @@ _BLOCK = re.compile(r"```[ \t]*(?:python|py|python3)?[ \t]*\n(.*?)(?:```|\Z)", r
 
 
 def extract_code(reply: str) -> str | None:
-    """The longest fenced code block (an unclosed last fence counts: replies get cut at max_tokens)."""
+    """The longest fenced code block (an unclosed last fence counts: replies get cut at max_tokens), else code
+    written without a fence: from the first top-level `def`/`import`/`class` line to the first line of prose."""
     blocks = [b.strip("\n") for b in _BLOCK.findall(reply or "") if b.strip()]
-    return max(blocks, key=len) if blocks else None
+    return max(blocks, key=len) if blocks else _unfenced(reply or "")
+
+
+_CODE_START = re.compile(r"^(def |async def |class |import |from \S+ import |@)")
+
+
+def _unfenced(reply: str) -> str | None:
+    lines = reply.splitlines()
+    start = next((i for i, line in enumerate(lines) if _CODE_START.match(line)), None)
+    if start is None:
+        return None
+    end = start + 1
+    while end < len(lines) and (not lines[end].strip() or lines[end][0] in " \t#@" or _CODE_START.match(lines[end])):
+        end += 1
+    code = "\n".join(lines[start:end]).strip("\n")
+    try:
+        ast.parse(code)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+    return code
 
 
 def literal(text: str):
@@ -142,6 +162,7 @@ def _arguments(text: str, arity: int, entry_point: str | None, params: list[str]
     """One input line in any form a model writes: `f(1, [2])`, `assert f(1) == 3`, `print(f(x=1))`,
     `[1, [2]]` (the argument list), or a bare literal when the function takes one argument."""
     text = text.strip().rstrip(",;").strip()
+    text = re.sub(r"^(>>>|\.\.\.)\s*", "", text)   # a doctest line: `>>> f(1, 2)`
     if not text:
         return None
     try:

@@ -26,20 +26,32 @@ class Tests(LLMStage):
     output_sampling: Any = None   # cfg.generate.test_output (the inputs call uses `sampling`)
     num_inputs: int = 6
     num_outputs: int = 4
+    input_samples: int = 1   # replies sampled for the inputs call; their inputs are pooled (generate.input_samples)
+
+    def _inputs(self, row: dict, samples: list[str]) -> tuple[list[tuple[str, str]], list]:
+        """Inputs of every sampled reply, pooled in sampling order without duplicates: a weak model lists one or
+        two usable inputs per reply, several replies together make a suite."""
+        seen, pooled, rejects = set(), [], []
+        for reply in samples:
+            found = parse_inputs(reply, len(row["params"]), row["entry_point"], row["params"], rejects)
+            for inp, kind in ([] if isinstance(found, str) else found):
+                if inp not in seen:
+                    seen.add(inp)
+                    pooled.append((inp, kind))
+        return pooled, rejects
 
     def process(self, rows):
         prompts = [chat("test_inputs", **test_input_fields(r, self.num_inputs)) for r in rows]
-        replies = self.ask(prompts, key=[r["problem_id"] for r in rows])
+        replies = self.ask(prompts, n=self.input_samples, key=[r["problem_id"] for r in rows])
         todo = []
-        for row, (reply,) in zip(rows, replies):
-            rejects: list = []
-            inputs = parse_inputs(reply, len(row["params"]), row["entry_point"], row["params"], rejects)
+        for row, samples in zip(rows, replies):
+            inputs, rejects = self._inputs(row, samples)
             for j, (reason, line) in enumerate(rejects):
                 yield Dropped(f"{row['problem_id']}/input{j}", reason, line)
-            if isinstance(inputs, str):
-                yield Dropped(row["problem_id"], inputs, reply)
-            else:
+            if inputs:
                 todo.append((row, inputs[: self.num_inputs]))
+            else:
+                yield Dropped(row["problem_id"], "no_valid_inputs", samples[0] if samples else "")
         # One batched call for every (problem, input) pair of the batch: engines batch far better than a loop.
         out_prompts = [chat("test_output", problem=row["problem"], signature=row["signature"],
                             call=call_text(row["entry_point"], inp)) for row, inputs in todo for inp, _ in inputs]

@@ -74,8 +74,12 @@ def test_parse_signature_rules():
     assert parse_signature("def a(x): ...\ndef b(y): ...") == "not_one_function"
     assert parse_signature("def f(*args): ...") == "variadic_parameters"
     assert parse_signature("def f(): ...") == "no_parameters"
-    assert parse_signature('def f(x, y):\n    """Uses x only."""') == "undocumented_parameter"
+    # a docstring that skips a parameter is fine: the problem statement says what it is
+    assert parse_signature('def f(x, y):\n    """Uses x only."""')[:2] == ("f", ["x", "y"])
     assert parse_signature("def f(x:\n") == "signature_syntax_error"
+    # a broken body under a good header keeps the header and its docstring
+    broken = 'import re\ndef g(s: str) -> int:\n    """Count s."""\n    return len(s +\n'
+    assert parse_signature(broken) == ("g", ["s"], 'import re\n\ndef g(s: str) -> int:\n    """Count s."""\n    ...')
 
 
 def test_parse_inputs_checks_arity_and_literals():
