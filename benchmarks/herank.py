@@ -36,14 +36,16 @@ def table(rows, scores) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--mutants", type=int, default=10)
+    ap.add_argument("--limit", type=int, default=None, help="first N HumanEval problems only")
+    ap.add_argument("--timeout", type=float, default=3.0, help="sandbox CPU seconds per test")
     ap.add_argument("--model-problems", type=int, default=20)
     ap.add_argument("--inputs", type=int, default=6)
     ap.add_argument("--max-tokens", type=int, default=128)
     ap.add_argument("--llm", default="openvino", help="conf/llm preset (openvino: 8x hf on this CPU)")
     ap.add_argument("--record", action="store_true")
     args = ap.parse_args()
-    cfg = load_config(["model=smollm2-135m", f"llm={args.llm}", "sandbox.timeout=3"])
-    problems = load_benchmark("humaneval")
+    cfg = load_config(["model=smollm2-135m", f"llm={args.llm}", f"sandbox.timeout={args.timeout}"])
+    problems = load_benchmark("humaneval", limit=args.limit)
     by_id = {p.task_id: p for p in problems}
     out = []
     with make_sandbox(cfg.sandbox) as sandbox:
@@ -73,10 +75,10 @@ def main() -> None:
                 out.append((name, label, len({r["task_id"] for r in part}), len(part), table(part, scores)))
     n_tests = sum(len(v) for v in model.values())
     lines = ["# HE-R verifier benchmark", "",
-             f"`python benchmarks/herank.py --mutants {args.mutants} --model-problems {args.model_problems} "
+             f"`python benchmarks/herank.py --limit {args.limit} --timeout {args.timeout} --mutants {args.mutants} --model-problems {args.model_problems} "
              f"--inputs {args.inputs} --max-tokens {args.max_tokens} --llm {args.llm}`; 2-core CPU machine, local sandbox.", "",
              f"HE-R built from HumanEval's canonical solutions + up to {args.mutants} AST mutants each: "
-             f"{len(kept)} problems kept of 164, {len(rows)} candidates, in {build_s:.0f} s; dropped: "
+             f"{len(kept)} problems kept of {len(problems)}, {len(rows)} candidates, in {build_s:.0f} s; dropped: "
              f"{dict(drops) or 'none'}. SmolLM2 wrote {n_tests} tests for {len(subset)} problems in {model_s:.0f} s "
              f"(no chain of thought, greedy).", "",
              "| verifier | problems | n | candidates | top-1 | bottom-1 | Spearman | Kendall | MAE |",
