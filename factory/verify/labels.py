@@ -13,7 +13,7 @@ predicts ~4% of outputs right, so its votes rarely label anything), `agreed` whe
 
 Guards against solutions that agree on a wrong value: identical programs (same AST) count once, since a sample
 repeated is not a second opinion; a value held only by programs that crash on some other input does not count
-(a crash shows the program does not do what the problem asks); and the constant-function check of selection
+(a crash on an input another program handles shows it does not do what the problem asks); and the constant-function check of selection
 still applies to the labels.
 """
 
@@ -56,7 +56,11 @@ def executed_labels(row: dict, min_agree: int) -> tuple[list, list[str]]:
     """Per input: the value most distinct programs return, or None with `no_outputs`, `weak_agreement` or
     `tied_agreement`."""
     program = {s["solution_id"]: program_key(s["code"]) for s in row["solutions"]}
-    crashed = {program[v["solution_id"]] for v in row["verdicts"] if v["status"] in CRASHES}
+    # An input on which no program returns anything is a bad input (a list for an int), not evidence against the
+    # programs: only crashes on inputs that some program handles disqualify a program from vouching.
+    answered = {int(v["test_index"]) for v in row["verdicts"] if v["status"] in RETURNED}
+    crashed = {program[v["solution_id"]] for v in row["verdicts"]
+               if v["status"] in CRASHES and int(v["test_index"]) in answered}
     # input -> value key -> (programs returning it, one literal of it)
     groups: dict[int, dict] = defaultdict(dict)
     for v in row["verdicts"]:

@@ -80,6 +80,11 @@ def test_identical_programs_count_once_and_crashers_do_not_vouch():
     # 5 is held only by programs that crash elsewhere: it does not count; 6 alone is one program short
     assert executed_labels(crash, 2) == ([None, None], ["weak_agreement", "weak_agreement"])
     assert executed_labels(crash, 1) == (["6", "6"], ["", ""])
+    # an input every program crashes on is a bad input: it disqualifies nobody
+    bad_input = _row({"a": "def f(x): return 5", "b": "def f(x): return 4 + 1"},
+                     [("a", 0, "returned", "5"), ("b", 0, "returned", "5"), ("a", 1, "runtime_error", None),
+                      ("b", 1, "runtime_error", None)], 2)
+    assert executed_labels(bad_input, 2) == (["5", None], ["", "no_outputs"])
     infra = _row({"a": "def f(x): return 5", "b": "def f(x): return 4 + 1"},
                  [("a", 0, "returned", "5"), ("b", 0, "returned", "5"), ("b", 1, "infra_error", None)], 2)
     assert executed_labels(infra, 2) == (["5", None], ["", "no_outputs"])   # an infra fault is not a crash
