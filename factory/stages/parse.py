@@ -160,7 +160,9 @@ def _call_args(node: ast.AST, entry_point: str | None, params: list[str]) -> lis
 
 def _arguments(text: str, arity: int, entry_point: str | None, params: list[str]) -> list | None:
     """One input line in any form a model writes: `f(1, [2])`, `assert f(1) == 3`, `print(f(x=1))`,
-    `[1, [2]]` (the argument list), or a bare literal when the function takes one argument."""
+    `>>> f(1)`, `[1, [2]]` (the argument list), or a bare literal when the function takes one argument (only
+    on an unindented line: indented lines are function bodies and docstrings)."""
+    raw_indented = text[:1] in (" ", "\t")
     text = text.strip().rstrip(",;").strip()
     text = re.sub(r"^(>>>|\.\.\.)\s*", "", text)   # a doctest line: `>>> f(1, 2)`
     if not text:
@@ -173,6 +175,8 @@ def _arguments(text: str, arity: int, entry_point: str | None, params: list[str]
         args = _call_args(tree, entry_point, params)
         if args is not None:
             return args if len(args) == arity else None
+    if raw_indented or text[:3] in ('"""', "'''"):
+        return None   # a bare literal inside a function body or a docstring is not a test input
     try:
         value = ast.literal_eval(text)
     except _LITERAL_ERRORS:
@@ -231,7 +235,9 @@ def inputs_text(entry_point: str, inputs: list[str], kinds: list[str]) -> str:
 
 
 _ANSWER = re.compile(r"^[ \t>*#-]*\**[ \t]*output[ \t]*\**[ \t]*[:=][ \t]*\**[ \t]*(.*?)[ \t]*$", re.I | re.M)
-_RHS = re.compile(r"\)\s*==\s*(.+?)\s*$", re.M)
+# Looser phrasings, read only when no `Output:` line exists: "The output should be:", "the result is: 5".
+_LOOSE = re.compile(r"(?:output|result|answer|return value)[ \t]+(?:is|should be|would be|will be)[ \t]*:"
+                    r"[ \t]*(.*?)[ \t]*$", re.I | re.M)
 
 
 def _clean(text: str) -> str:
@@ -249,24 +255,32 @@ def _parses(text: str) -> bool:
         return False
 
 
-def answer_text(reply: str) -> str:
+def _after(reply: str, match: re.Match) -> str:
+    """The answer a match introduces: the rest of its line, or the last line of a code block right after it."""
+    raw = match.group(1)
+    inline = raw.strip().strip("`").strip()
+    if inline and inline.lower() not in ("python", "py", "python3"):
+        return _clean(raw)   # `Output: 5`, also an inline fence ```5```
+    block = _BLOCK.search(reply, match.start())
+    if block and block.group(1).strip() and not reply[match.end():block.start()].strip("` \t\npython"):
+        return _clean(block.group(1).strip().splitlines()[-1])
+    return ""
+
+
+def answer_text(reply: str, entry_point: str | None = None) -> str:
     """The predicted output: the text after the last `Output:` (also `**Output:** 5`, or a code block right
-    after it), else the right-hand side of `f(...) == y`; "" when there is none. Kept unparsed: the vote parses
-    it, and a sample that does not parse is still a sample (it counts against the majority's share)."""
+    after it), else after "the output should be:", else the right-hand side of `entry_point(...) == y`; ""
+    when there is none. Kept unparsed: the vote parses it, and a sample that does not parse is still a sample
+    (it counts against the majority's share)."""
     reply = reply or ""
-    matches = list(_ANSWER.finditer(reply))
-    if matches:
-        last = matches[-1]
-        raw = last.group(1)
-        inline = raw.strip().strip("`").strip()
-        if inline and inline.lower() not in ("python", "py", "python3"):
-            return _clean(raw)   # `Output: 5`, also an inline fence ```5```
-        block = _BLOCK.search(reply, last.start())
-        if block and block.group(1).strip():
-            return _clean(block.group(1).strip().splitlines()[-1])
-        return ""
-    rhs = _RHS.findall(reply)
-    return _clean(rhs[-1]) if rhs else ""
+    for pattern in (_ANSWER, _LOOSE):
+        matches = list(pattern.finditer(reply))
+        if matches:
+            return _after(reply, matches[-1])
+    if entry_point:
+        rhs = re.findall(rf"^\s*(?:>>>\s*)?(?:assert\s+)?{re.escape(entry_point)}\(.*\)\s*==\s*(.+?)\s*$", reply, re.M)
+        return _clean(rhs[-1]) if rhs else ""
+    return ""
 
 
 def call_text(entry_point: str, inputs: str) -> str:

@@ -60,7 +60,7 @@ class Tests(LLMStage):
                                 sampling=self.output_sampling))
         for row, inputs in todo:
             outs = [next(samples) for _ in inputs]
-            answers = [[answer_text(r) for r in replies] for replies in outs]
+            answers = [[answer_text(r, row["entry_point"]) for r in replies] for replies in outs]
             votes = [majority(a) for a in answers]
             yield {**row,
                    "test_inputs": [i for i, _ in inputs],
