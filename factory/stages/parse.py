@@ -49,34 +49,53 @@ def literal(text: str):
 
 
 def parse_signature(code: str) -> tuple[str, list[str], str] | str:
-    """Validate starter code: exactly one top-level function with a usable name and fixed positional parameters
-    (a docstring that skips one is fine: the problem statement says what it is). Returns (entry_point, params, normalised starter) or a reason."""
+    """Starter code from a model's reply: imports and the first top-level function that can be called with
+    fixed positional arguments. Returns (entry_point, params, normalised starter) or a reason.
+
+    A weak model rarely writes exactly one clean stub, so what can be repaired without changing the task is:
+    a broken body under a good header (the header is kept), helper functions or statements beside it (only the
+    first usable function is kept), a leading underscore (dropped from the name), `self`/`cls` and variadic or
+    keyword-only parameters (dropped), a docstring that skips a parameter (fine: the problem says what it is).
+    """
     try:
         tree = ast.parse(code)
     except SyntaxError:
-        # A small model often writes a broken body under a good header: the header is all starter code needs.
         salvaged = _salvage_header(code)
         if salvaged is None:
             return "signature_syntax_error"
         tree = ast.parse(salvaged)
-    funcs = [n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
-    others = [n for n in tree.body if not isinstance(n, (ast.FunctionDef, ast.Import, ast.ImportFrom, ast.Expr))]
-    if len(funcs) != 1 or others:
+    funcs = [n for n in tree.body if isinstance(n, ast.FunctionDef)]
+    if not funcs:
         return "not_one_function"
-    fn = funcs[0]
-    if isinstance(fn, ast.AsyncFunctionDef) or fn.name.startswith("_") or keyword.iskeyword(fn.name):
+    reasons = []
+    for fn in funcs:
+        reason = _normalise(fn)
+        if reason:
+            reasons.append(reason)
+            continue
+        doc = ast.get_docstring(fn) or ""
+        # Starter code keeps the signature and docstring only: a body would leak a (possibly wrong) solution.
+        fn.body = ([fn.body[0]] if doc else []) + [ast.Expr(ast.Constant(...))]
+        fn.decorator_list = []
+        imports = [n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))]
+        return fn.name, [a.arg for a in fn.args.args], ast.unparse(ast.Module(body=imports + [fn], type_ignores=[]))
+    return reasons[0]
+
+
+def _normalise(fn: ast.FunctionDef) -> str | None:
+    """Make `fn` a plain function of positional parameters in place; the reason when it cannot be."""
+    name = fn.name.lstrip("_")
+    if not name or keyword.iskeyword(name) or name[0].isdigit():
         return "bad_entry_point"
     args = fn.args
-    if args.vararg or args.kwarg or args.kwonlyargs or args.posonlyargs:
-        return "variadic_parameters"
-    params = [a.arg for a in args.args]
-    if not params or params[0] in ("self", "cls"):
-        return "no_parameters"
-    doc = ast.get_docstring(fn) or ""
-    # Starter code keeps the signature and docstring only: a body would leak a (possibly wrong) solution.
-    body = [fn.body[0]] if doc else []
-    fn.body = body + [ast.Expr(ast.Constant(...))]
-    return fn.name, params, ast.unparse(tree)
+    positional = [a for a in args.posonlyargs + args.args if a.arg not in ("self", "cls")]
+    if not positional:
+        return "variadic_parameters" if (args.vararg or args.kwarg or args.kwonlyargs) else "no_parameters"
+    defaults = args.defaults[-len(positional):] if len(args.defaults) > len(positional) else args.defaults
+    fn.name = name
+    fn.args = ast.arguments(posonlyargs=[], args=positional, vararg=None, kwonlyargs=[], kw_defaults=[],
+                            kwarg=None, defaults=list(defaults))
+    return None
 
 
 _DEF = re.compile(r"^def [A-Za-z_]\w*\s*\(")

@@ -71,9 +71,14 @@ def test_stages_one_by_one(cfg):
 def test_parse_signature_rules():
     ok = parse_signature('import math\ndef area(r: float) -> float:\n    """Area for radius r."""\n    return 1\n')
     assert ok[0] == "area" and ok[1] == ["r"] and "return 1" not in ok[2]
-    assert parse_signature("def a(x): ...\ndef b(y): ...") == "not_one_function"
+    assert parse_signature("X = 1") == "not_one_function"
     assert parse_signature("def f(*args): ...") == "variadic_parameters"
     assert parse_signature("def f(): ...") == "no_parameters"
+    assert parse_signature("def validate(self): ...") == "no_parameters"
+    # repairable: helpers and statements beside it, an underscore, self, variadic and keyword-only parameters
+    assert parse_signature("import os\nX = 1\ndef _a(self, x, *r, k=1, **kw):\n    return x\ndef b(y): ...") == \
+        ("a", ["x"], "import os\n\ndef a(x):\n    ...")
+    assert parse_signature("def a(): ...\ndef b(y, z=2): ...")[:2] == ("b", ["y", "z"])
     # a docstring that skips a parameter is fine: the problem statement says what it is
     assert parse_signature('def f(x, y):\n    """Uses x only."""')[:2] == ("f", ["x", "y"])
     assert parse_signature("def f(x:\n") == "signature_syntax_error"
