@@ -40,6 +40,27 @@ def arity(problem: Problem) -> int | None:
     return None
 
 
+def _stub(problem: Problem) -> str:
+    return problem.stub or (problem.signature_line + "\n    ...")
+
+
+def _params(problem: Problem) -> list[str]:
+    """Parameter names of the tested function (keyword arguments in a reply map onto them)."""
+    try:
+        tree = ast.parse(_stub(problem))
+    except SyntaxError:
+        return []
+    fn = next((n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == problem.entry_point), None)
+    return [a.arg for a in fn.args.args] if fn else []
+
+
+def _example(problem: Problem) -> str:
+    """An example call with the function's name and argument types, the format the prompt asks for."""
+    from factory.prompts.fields import example_call
+
+    return example_call(_stub(problem), problem.entry_point).replace(problem.entry_point + "(", problem.call_name + "(", 1)
+
+
 def testable(problems: list[Problem]) -> list[Problem]:
     return [p for p in problems if not p.stdin and arity(p)]
 
@@ -109,11 +130,11 @@ def test_inputs(llm, problems: list[Problem], num_inputs: int, max_tokens: int,
     """The model's own test inputs (greedy), as (problem, inputs literal) pairs, for every testable problem."""
     usable = testable(problems)
     prompts = [chat("eval_tests", description=p.description.strip(), call_name=p.call_name,
-                    num_inputs=num_inputs, arity=arity(p)) for p in usable]
+                    num_inputs=num_inputs, arity=arity(p), example=_example(p)) for p in usable]
     replies = llm.generate(prompts, Sampling(n=1, temperature=0.0, max_tokens=max_tokens, seed=seed))
     items = []
     for problem, reply in zip(usable, replies):
-        parsed = parse_inputs(reply[0], arity(problem))
+        parsed = parse_inputs(reply[0], arity(problem), problem.call_name, _params(problem))
         if isinstance(parsed, list):   # else a reason string: the model gave no usable inputs
             items += [(problem, inputs) for inputs, _kind in parsed[:num_inputs]]
     return items
