@@ -15,7 +15,8 @@ from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-STAGES = ("problems", "signatures", "dedup", "solutions", "tests", "executions", "verification", "sft", "dpo")
+STAGES = ("problems", "signatures", "dedup", "solutions", "tests", "executions", "verification", "soft", "repair",
+          "repair_executions", "sft", "dpo")
 
 
 class ConfigError(ValueError):
@@ -105,6 +106,12 @@ def validate(cfg: DictConfig, imply_relaxed: bool = False) -> None:
     _check(isinstance(share, (int, float)) and 0 < share <= 1, "verify.max_same_output", share, "a number in (0, 1]")
     soft = cfg.verify.soft
     _check(soft.low <= soft.high, "verify.soft.low", soft.low, f"<= verify.soft.high ({soft.high})")
+    for field in ("verify.soft.samples", "verify.soft.votes", "repair.attempts", "repair.max_feedback_tests"):
+        _positive_int(cfg, field)
+    _check(soft.votes <= soft.samples, "verify.soft.votes", soft.votes, f"<= verify.soft.samples ({soft.samples})")
+    for field in ("verify.soft.enabled", "repair.enabled"):
+        value = OmegaConf.select(cfg, field)
+        _check(isinstance(value, bool), field, value, "true or false")
     # On a cluster every node writes shards under run_dir: a relative path would be each node's own folder.
     _check(not cfg.cluster.address or Path(str(cfg.run_dir)).is_absolute() or "://" in str(cfg.run_dir),
            "run_dir", cfg.run_dir, "an absolute path on storage every node mounts when joining a cluster")
@@ -112,9 +119,10 @@ def validate(cfg: DictConfig, imply_relaxed: bool = False) -> None:
         path = cfg.model.path
         _check(bool(path) and (Path(str(path)) / "config.json").exists(), "model.path", path,
                "a Hugging Face model folder with config.json")
-    for role in ("problem", "signature", "solution", "test_inputs", "test_output"):
-        t = cfg.generate[role].temperature
-        _check(isinstance(t, (int, float)) and t >= 0, f"generate.{role}.temperature", t, "a number >= 0")
+    for field in [f"generate.{role}" for role in ("problem", "signature", "solution", "test_inputs", "test_output")] \
+            + ["verify.soft", "repair"]:
+        t = OmegaConf.select(cfg, f"{field}.temperature")
+        _check(isinstance(t, (int, float)) and t >= 0, f"{field}.temperature", t, "a number >= 0")
 
 
 def save_config(cfg: DictConfig, run_dir: Path) -> None:

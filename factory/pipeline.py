@@ -1,7 +1,10 @@
 """The Sol-Ver generation pipeline: the ordered stages of `factory generate`, run with an executor.
 
     seeds -> problems -> signatures -> [dedup plan] -> dedup -> solutions -> tests -> executions
-          -> verification -> sft, dpo
+          -> verification -> soft -> repair -> repair_executions -> sft, dpo
+
+soft and repair are LLM stages (GPUs), repair_executions a sandbox stage; with `verify.soft.enabled` and
+`repair.enabled` off they only pass rows on.
 
 Stages between barriers are chained so shards stream through them; the dedup plan is the one global step
 (near-duplicates are found across all shards). Every stage folder is resumable: completed stages and shards are
@@ -24,10 +27,10 @@ from factory.executors.shards import (legacy_stages, mark_stage_done, meta_dir, 
 
 log = logging.getLogger(__name__)
 
-# Where each stage reads from. sft and dpo both read verification.
+# Where each stage reads from. sft and dpo both read repair_executions.
 INPUTS = {"problems": "seeds", "signatures": "problems", "dedup": "signatures", "solutions": "dedup",
-          "tests": "solutions", "executions": "tests", "verification": "executions", "sft": "verification",
-          "dpo": "verification"}
+          "tests": "solutions", "executions": "tests", "verification": "executions", "soft": "verification",
+          "repair": "soft", "repair_executions": "repair", "sft": "repair_executions", "dpo": "repair_executions"}
 ORDER = ("seeds",) + STAGES
 
 
@@ -57,7 +60,16 @@ def build_stage(cfg, name: str, run_dir: Path):
         return Executions(sandbox=cfg.sandbox)
     if name == "verification":
         from factory.stages.verification import Verification
-        return Verification(verify=cfg.verify, sandbox=cfg.sandbox, llm=cfg.llm, model=cfg.model)
+        return Verification(verify=cfg.verify, sandbox=cfg.sandbox)
+    if name == "soft":
+        from factory.stages.soft import Soft
+        return Soft(sampling=cfg.verify.soft, verify=cfg.verify, **llm)
+    if name == "repair":
+        from factory.stages.repair import Repair
+        return Repair(sampling=cfg.repair, repair=cfg.repair, **llm)
+    if name == "repair_executions":
+        from factory.stages.repair import RepairExecutions
+        return RepairExecutions(repair=cfg.repair, sandbox=cfg.sandbox)
     if name == "sft":
         from factory.stages.pairs import SFTData
         return SFTData(num_inputs=g.num_inputs)

@@ -39,16 +39,25 @@ KEYS: dict[str, tuple[str, ...]] = {
     "tests": LLM + ("generate.test_inputs", "generate.test_output", "generate.num_inputs", "generate.num_outputs",
                     "generate.input_samples"),
     "executions": SANDBOX,
-    "verification": SANDBOX + ("verify",),
+    "verification": SANDBOX + ("verify",),      # but not verify.soft: the soft stage's (EXCLUDE)
+    # soft and repair depend on their keys (and the model) only when enabled: when off they pass rows on.
+    "soft": ("verify.soft.enabled",),
+    "repair": ("repair.enabled",),
+    "repair_executions": ("repair.enabled",),
     "sft": (),
     "dpo": (),
 }
 
 
+ENABLED = {"soft": ("verify.soft", LLM), "repair": ("repair", LLM), "repair_executions": ("repair", SANDBOX)}
+EXCLUDE = {"verification": "verify.soft."}
+
+
 def stage_keys(cfg, stage: str) -> tuple[str, ...]:
     keys = KEYS[stage]
-    if stage == "verification" and OmegaConf.select(cfg, "verify.soft.enabled", default=False):
-        keys += LLM   # soft verification asks the model for judgements
+    if stage in ENABLED and OmegaConf.select(cfg, keys[0], default=False):
+        group, more = ENABLED[stage]
+        keys = (group,) + more
     return keys
 
 
@@ -82,7 +91,8 @@ def records(cfg, stages: list[str], inputs: dict[str, str | None], recorded_inpu
     """
     out: dict[str, dict] = {}
     for stage in stages:
-        config = {k: v for key in stage_keys(cfg, stage) for k, v in _values(cfg, key).items()}
+        config = {k: v for key in stage_keys(cfg, stage) for k, v in _values(cfg, key).items()
+                  if not (stage in EXCLUDE and k.startswith(EXCLUDE[stage]))}
         upstream = inputs.get(stage)
         input_fp = None if upstream is None else (
             out[upstream]["fingerprint"] if upstream in out else recorded_input(stage))

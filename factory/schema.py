@@ -84,13 +84,37 @@ VERIFICATION = pa.schema(list(EXECUTIONS) + [
     ("chosen_solution_ids", pa.list_(pa.string())),
     ("rejected_solution_ids", pa.list_(pa.string())),
     ("coverage", pa.float64()),                    # branch coverage of the selected tests on a chosen solution
-    ("soft_judgements", pa.list_(pa.struct([("solution_id", pa.string()), ("correct", pa.bool_()),
-                                             ("reasoning", pa.string())]))),
 ])
+
+JUDGEMENT = pa.struct([("solution_id", pa.string()), ("correct", pa.bool_()),   # null: the reply gave no verdict
+                       ("reasoning", pa.string())])
+
+# The soft stage (an LLM step after verification) may turn an untrusted problem into a trusted one; it rewrites
+# trusted, reason, labels (a test a soft-chosen solution fails: null, reason soft_dropped), tests, test_indices,
+# chosen and rejected ids of those rows only (factory/stages/soft.py).
+SOFT = pa.schema(list(VERIFICATION) + [
+    ("source", pa.string()),                       # verified (by the rule) | soft (by LLM judgement) | null: untrusted
+    ("soft_judgements", pa.list_(JUDGEMENT)),      # every sampled judgement, `verify.soft.samples` per solution
+])
+
+REPAIR_ATTEMPT = pa.struct([
+    ("solution_id", pa.string()),   # the rejected solution it repairs
+    ("repair_id", pa.string()),     # f"{solution_id}/r{attempt}"
+    ("prompt", MESSAGES),           # the repair prompt: problem, code, failing trusted tests
+    ("reply", pa.string()),
+    ("code", pa.string()),
+    ("passed", pa.bool_()),         # null until repair_executions ran it (and on an infra fault)
+    ("detail", pa.string()),        # "" or the first failing test's status and detail
+])
+
+# repair (LLM) writes the attempts, repair_executions (sandbox) fills `passed` and `detail`: same schema.
+REPAIR = pa.schema(list(SOFT) + [("repairs", pa.list_(REPAIR_ATTEMPT))])
+REPAIR_EXECUTIONS = REPAIR
 
 SFT = pa.schema([
     ("role", pa.string()),          # solver | verifier
-    ("step", pa.string()),          # the prompt it answers: solution | test_inputs | test_output
+    ("step", pa.string()),          # the prompt it answers: solution | test_inputs | test_output | repair
+    ("source", pa.string()),        # verified | soft | repair: what made the row trustworthy
     ("problem_id", pa.string()),
     ("prompt", MESSAGES),           # TRL conversational prompt/completion
     ("completion", MESSAGES),
@@ -99,6 +123,7 @@ SFT = pa.schema([
 DPO = pa.schema([
     ("role", pa.string()),
     ("step", pa.string()),          # solution | test_output
+    ("source", pa.string()),        # verified | soft | repair
     ("problem_id", pa.string()),
     ("prompt", MESSAGES),           # TRL conversational preference format
     ("chosen", MESSAGES),

@@ -87,9 +87,11 @@ def reply(prompt: str, index: int) -> str:
 
 
 class ScriptedServer:
-    """OpenAI-compatible /v1/chat/completions on 127.0.0.1, replying with `reply`."""
+    """OpenAI-compatible /v1/chat/completions on 127.0.0.1, replying with `reply` (or `reply_fn(prompt, index)`)."""
 
-    def __init__(self):
+    def __init__(self, reply_fn=None):
+        answer = reply_fn or reply
+        self.prompts: list[str] = []
         self.counts: Counter = Counter()
         self.lock = threading.Lock()
         self.requests = 0
@@ -107,8 +109,9 @@ class ScriptedServer:
                     start = server.counts[prompt]
                     server.counts[prompt] += n
                     server.requests += 1
+                    server.prompts.append(prompt)
                 choices = [{"index": i, "finish_reason": "stop",
-                            "message": {"role": "assistant", "content": reply(prompt, start + i)}} for i in range(n)]
+                            "message": {"role": "assistant", "content": answer(prompt, start + i)}} for i in range(n)]
                 data = json.dumps({"id": "x", "object": "chat.completion", "choices": choices}).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")

@@ -148,6 +148,29 @@ def stage_table(records: dict[str, list[dict]]) -> str:
                   "infra", "dropped (top)"], rows)
 
 
+def _total(recs: list[dict], key: str) -> int:
+    return sum(r.get(key, 0) for r in recs)
+
+
+def source_table(records: dict[str, list[dict]]) -> str | None:
+    """Where the training rows came from: problems, sft and dpo rows per `source` (verified by the rule, brought
+    back by soft verification, repaired), then what the soft and repair stages did. None for runs without it."""
+    sft, dpo = records.get("sft", []), records.get("dpo", [])
+    prefix = "metrics.rows_per_source."
+    sources = sorted({k[len(prefix):] for r in sft + dpo for k in r if k.startswith(prefix)})
+    if not sources:
+        return None
+    rows = [[src, _total(sft, f"metrics.problems_per_source.{src}"), _total(sft, prefix + src),
+             _total(dpo, prefix + src)] for src in sources]
+    text = table(["source", "problems", "sft rows", "dpo rows"], rows)
+    soft, fixed = records.get("soft", []), records.get("repair_executions", [])
+    text += (f"\nsoft: {_total(soft, 'metrics.soft_judged')} problems judged, "
+             f"{_total(soft, 'metrics.soft_trusted')} trusted on {_total(soft, 'metrics.soft_chosen')} solutions"
+             f"\nrepair: {_total(fixed, 'metrics.attempts')} attempts run, {_total(fixed, 'metrics.passed')} passed, "
+             f"{_total(fixed, 'metrics.problems_repaired')} problems with a repaired solution")
+    return text
+
+
 def shard_table(recs: list[dict], max_shards: int) -> str:
     # Scalar metrics only (histograms and error types are in shards.csv and W&B): a terminal is narrow.
     extra = sorted({k for r in recs for k in r if k.startswith("metrics.") and k.count(".") == 1}
@@ -206,6 +229,9 @@ def main(cfg, args: list[str]) -> int:
     for label, stages in records.items():
         print(f"\n== {label}: {run_dir if label == 'run' else run_dir / label}\n")
         print(stage_table(stages))
+        sources = source_table(stages)
+        if sources:
+            print(f"\n-- {label}: training rows by source\n{sources}")
         for stage, recs in stages.items():
             print(f"\n-- {label} / {stage}: per shard\n{shard_table(recs, opts['max_shards'])}")
     report = run_dir / "report"

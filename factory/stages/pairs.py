@@ -1,9 +1,10 @@
 """The sft and dpo stages: verification rows -> TRL-ready rows for both roles (solver and verifier).
 
-Both read RUN_DIR/verification and write many rows per problem (none for an untrusted one). The rows load with
+Both read RUN_DIR/repair_executions (verification rows with the soft stage's `source` and the `repairs` of the
+repair stages; plain verification rows work too) and write many rows per problem (none for an untrusted one). The rows load with
 `datasets.load_dataset("parquet", data_files=...)` and go into TRL's SFTTrainer (conversational
 prompt/completion) and DPOTrainer (prompt/chosen/rejected) as they are; the `role` column lets a recipe train
-one role or both. The row building itself is factory/verify/pairs.py, shared with `factory verify`.
+one role or both, the `source` column (verified, soft, repair) lets it keep or weigh the rows brought back. The row building itself is factory/verify/pairs.py, shared with `factory verify`.
 """
 
 from __future__ import annotations
@@ -21,7 +22,10 @@ NEEDS = ("problem_id", "problem", "signature", "entry_point", "solutions", "test
 
 def _role_counts(rows: list[dict]) -> dict:
     return {"rows_per_role": dict(Counter(r["role"] for r in rows)),
-            "problems": len({r["problem_id"] for r in rows})}
+            "rows_per_source": dict(Counter(r["source"] for r in rows)),
+            "problems": len({r["problem_id"] for r in rows}),
+            "problems_per_source": {src: len({r["problem_id"] for r in rows if r["source"] == src})
+                                    for src in sorted({r["source"] for r in rows})}}
 
 
 @dataclasses.dataclass

@@ -9,7 +9,8 @@ tests; a suite a constant function would pass is untrusted. With `verify.ensembl
 pass the trusted suites of earlier iterations. Every row is kept, trusted or not, with the reason: the share of
 trusted problems is the "agreement" the paper reports (45% in iteration 1).
 
-Sandbox runs (coverage, ensemble) and LLM calls (soft verification) are batched over the whole batch of rows.
+Sandbox runs (coverage, ensemble) are batched over the whole batch of rows. Soft verification (an LLM judgement)
+is its own stage after this one (factory/stages/soft.py), so this stage never asks for GPUs.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from omegaconf import DictConfig, OmegaConf
 from factory.sandbox import ray_resources
 from factory.schema import VERIFICATION
 from factory.stages.base import Dropped, Stage
-from factory.verify import labels, pairs, rules, select, soft
+from factory.verify import labels, pairs, rules, select
 
 HISTOGRAM = ((0.0, "0"), (0.25, "(0,0.25]"), (0.5, "(0.25,0.5]"), (0.75, "(0.5,0.75]"), (0.999999, "(0.75,1)"))
 
@@ -58,8 +59,6 @@ class Verification(Stage):
                 "output_samples", "expected", "verdicts")
     verify: Any = None    # cfg.verify
     sandbox: Any = None   # cfg.sandbox: coverage runs and ensemble checks
-    llm: Any = None       # cfg.llm and cfg.model: only for soft verification
-    model: Any = None
 
     def __post_init__(self):
         # A plain copy of cfg.verify: OmegaConf attribute access costs ~0.1 ms, paid per row otherwise.
@@ -70,27 +69,18 @@ class Verification(Stage):
         if not 0 < float(v.max_same_output) <= 1:
             raise ValueError(f"verify.max_same_output={v.max_same_output!r}: expected a number in (0, 1]")
 
-    def _soft_on(self) -> bool:
-        return bool(self.opts.soft.enabled)
-
     def _sandbox_on(self) -> bool:
         return bool(self.opts.coverage or list(self.opts.ensemble or []))
 
     def resources(self) -> dict[str, Any]:
-        res: dict[str, Any] = ray_resources(self.sandbox) if self._sandbox_on() else {"num_cpus": 1}
-        if self._soft_on():
-            res["num_gpus"] = self.llm.get("num_gpus", 0)
-        return res
+        return ray_resources(self.sandbox) if self._sandbox_on() else {"num_cpus": 1}
 
     def setup(self) -> None:
-        self._box = self._engine = None
+        self._box = None
         self._earlier = load_earlier_suites(list(self.opts.ensemble or []))
         if self._sandbox_on():
             from factory.sandbox import make_sandbox
             self._box = make_sandbox(self.sandbox)
-        if self._soft_on():
-            from factory.llm import make_llm
-            self._engine = make_llm(self.llm, self.model)
 
     def teardown(self) -> None:
         if getattr(self, "_box", None) is not None:
@@ -104,8 +94,6 @@ class Verification(Stage):
         if self._earlier:
             self._ensemble(states)
         self._select(states)
-        if self._engine is not None:
-            self._soft(states)
         for out, _ in states:
             # An input that got no label left the suite: report it as a dropped part, with why.
             for i, (label, reason) in enumerate(zip(out["labels"], out["label_reasons"])):
@@ -126,7 +114,7 @@ class Verification(Stage):
         out = {**row, "verdicts": verdicts, "labels": found, "label_reasons": reasons, "outputs": v.outputs,
                "trusted": d.trusted, "rule": d.rule, "reason": d.reason, "tests": [], "test_indices": [],
                "scores": scores, "chosen_solution_ids": d.chosen, "rejected_solution_ids": d.rejected,
-               "coverage": None, "soft_judgements": []}
+               "coverage": None}
         if d.trusted and len(suite) < int(v.min_tests):
             # Two or three agreeing tests are too thin to trust a solution on (and to train a verifier on).
             out.update(trusted=False, reason="too_few_tests", chosen_solution_ids=[], rejected_solution_ids=[])
@@ -178,25 +166,6 @@ class Verification(Stage):
             out["test_indices"] = chosen
             out["tests"] = [{"inputs": out["test_inputs"][i], "expected": out["labels"][i]} for i in chosen]
             out["coverage"] = select.coverage_fraction(chosen, b) if v.coverage else None
-
-    def _soft(self, states) -> None:
-        from factory.llm import Sampling
-
-        cfg = self.opts.soft
-        jobs = []
-        for out, suite in states:
-            if not suite:
-                continue
-            ids = [s["solution_id"] for s in out["solutions"]]
-            band = set(soft.in_band(ids, out["scores"], float(cfg.low), float(cfg.high)))
-            jobs += [(out, s, suite) for s in out["solutions"] if s["solution_id"] in band]
-        if not jobs:
-            return
-        replies = self._engine.generate([soft.prompt(out, s, suite) for out, s, suite in jobs],
-                                        Sampling(n=1, temperature=0.0, max_tokens=int(cfg.max_tokens)))
-        for (out, s, _), (reply, *_) in zip(jobs, replies):
-            out["soft_judgements"] = out["soft_judgements"] + [
-                {"solution_id": s["solution_id"], "correct": soft.parse_judgement(reply), "reasoning": reply}]
 
     @staticmethod
     def _pos(out: dict, solution_id: str) -> int:

@@ -43,6 +43,8 @@ def read_table(data_dir: str | Path, kind: str) -> pa.Table:
         table = pq.read_table(path)
         if "step" not in table.schema.names:   # rows of runs made before the `step` column existed
             table = table.append_column("step", pa.nulls(table.num_rows, pa.string()))
+        if "source" not in table.schema.names:   # before soft and repair: every row was verified by the rule
+            table = table.append_column("source", pa.array(["verified"] * table.num_rows, pa.string()))
         missing = [f.name for f in want if f.name not in table.schema.names]
         if missing:
             raise DataError(f"{path}: missing field(s) {missing} of the {kind} schema (factory/schema.py)")

@@ -139,32 +139,6 @@ def test_iteration_ensemble_demotes_solutions_failing_the_earlier_suite(strict_r
     assert both["rejected_solution_ids"] == ids("HumanEval_63", 1, 2, 3, 4)
 
 
-class ScriptedJudge:
-    """Answers soft-verification prompts: `correct` for fibfib, `incorrect` otherwise."""
-
-    def __init__(self):
-        self.prompts = []
-
-    def generate(self, prompts, sampling):
-        self.prompts += prompts
-        return [["The failing tests look wrong.\nVerdict: correct" if "fibfib" in p[0]["content"]
-                 else "It breaks.\nVerdict: incorrect"] * sampling.n for p in prompts]
-
-
-def test_soft_verification_records_judgements_in_the_band(tmp_path, monkeypatch):
-    import factory.llm
-
-    judge = ScriptedJudge()
-    monkeypatch.setattr(factory.llm, "make_llm", lambda llm, model: judge)
-    out = run_verification(tmp_path, [he.tests_row(*FIB)], "verify.coverage=false", "verify.soft.enabled=true",
-                           "verify.soft.low=0.25", "verify.soft.high=0.99")["HumanEval_63"]
-    # in [0.25, 0.99]: s2 (2/7) and s4 (5/7); the judgement never changes chosen/rejected
-    assert [j["solution_id"] for j in out["soft_judgements"]] == ids("HumanEval_63", 2, 4)
-    assert all(j["correct"] is True and "Verdict: correct" in j["reasoning"] for j in out["soft_judgements"])
-    assert out["chosen_solution_ids"] == ids("HumanEval_63", 0)
-    assert "returned" in judge.prompts[0][0]["content"]
-
-
 def test_shard_metrics(strict_run):
     from factory.executors.shards import read_stats
 
