@@ -115,3 +115,10 @@ def _run(cmd: list[str]) -> None:
     if done.returncode != 0:
         raise RuntimeError(f"building the OpenVINO export environment failed: {' '.join(cmd)}\n"
                            f"{(done.stdout + done.stderr)[-3000:]}")
+
+
+if __name__ == "__main__":  # python -m factory.llm.export [FORMAT]: the default model's export, made now
+    from factory.llm.models import cache_root, resolve_model
+
+    smollm2 = {"source": "gguf_package"}
+    print(export_openvino(resolve_model(smollm2), sys.argv[1] if len(sys.argv) > 1 else "int8", cache_root(smollm2)))

@@ -67,6 +67,11 @@ def test_make_llm_builds_hf_with_threads_from_the_worker(tiny_path):
 def test_dtype_choice_is_validated():
     assert pick_dtype(None, "cpu") == torch.float32
     assert pick_dtype(None, "cuda") == torch.bfloat16
+    assert pick_dtype("float32", "cpu", 576) == torch.float32  # an explicit setting wins
+    wide = pick_dtype(None, "cpu", 576)                         # SmolLM2: bf16 where the CPU has it in hardware
+    has_bf16 = any(f in open("/proc/cpuinfo").read().split() for f in ("amx_bf16", "avx512_bf16"))
+    assert wide == (torch.bfloat16 if has_bf16 else torch.float32)
+    assert pick_dtype(None, "cpu", 64) == torch.float32         # the tiny model: bf16 would be slower
     with pytest.raises(ValueError, match="llm.dtype='fp8'"):
         pick_dtype("fp8", "cpu")
 
