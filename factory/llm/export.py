@@ -121,4 +121,4 @@ if __name__ == "__main__":  # python -m factory.llm.export [FORMAT]: the default
     from factory.llm.models import cache_root, resolve_model
 
     smollm2 = {"source": "gguf_package"}
-    print(export_openvino(resolve_model(smollm2), sys.argv[1] if len(sys.argv) > 1 else "int8", cache_root(smollm2)))
+    print(export_openvino(resolve_model(smollm2), sys.argv[1] if len(sys.argv) > 1 else "fp16", cache_root(smollm2)))

@@ -33,7 +33,7 @@ def test_openai_local_folder_is_served_under_its_path(tmp_path):
 
 
 def test_every_llm_preset_has_the_placement_keys():
-    for backend in ("hf", "vllm", "openai"):
+    for backend in ("hf", "openvino", "vllm", "openai"):
         llm = load_config([f"llm={backend}"]).llm
         assert llm.backend == backend
         for key in ("num_cpus", "num_gpus", "concurrency", "batch_size"):
@@ -43,7 +43,7 @@ def test_every_llm_preset_has_the_placement_keys():
 
 
 def test_an_unknown_backend_is_named():
-    with pytest.raises(ValueError, match="llm.backend='tgi' is not one of hf, vllm, openai"):
+    with pytest.raises(ValueError, match="llm.backend='tgi' is not one of hf, openvino, vllm, openai"):
         make_llm({"backend": "tgi"}, {"source": "tiny"})
 
 
