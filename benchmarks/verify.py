@@ -79,7 +79,7 @@ def run_mode(mode: str, data: Path, out: Path) -> None:
     from factory.stages.verification import Verification
 
     cfg = load_config(["verify.coverage=false"])
-    stage = Verification(verify=cfg.verify, sandbox=cfg.sandbox, llm=cfg.llm, model=cfg.model)
+    stage = Verification(verify=cfg.verify, sandbox=cfg.sandbox)
     executor = LocalExecutor() if mode == "local" else RayExecutor(cfg.cluster)
     start = time.perf_counter()
     stats = executor.run_chain([(stage, data, out)], shard_names(data))

@@ -94,8 +94,7 @@ def test_worker_killed_mid_stage_loses_and_duplicates_nothing(tmp_path, ray_loca
     shards = _write_tests(tmp_path / "in", shards=3, per_shard=4)
 
     def chain(out: Path, kill: bool):
-        stages = [Executions(sandbox=cfg.sandbox), Verification(verify=cfg.verify, sandbox=cfg.sandbox,
-                                                                llm=cfg.llm, model=cfg.model), SFTData()]
+        stages = [Executions(sandbox=cfg.sandbox), Verification(verify=cfg.verify, sandbox=cfg.sandbox), SFTData()]
         if kill:
             _killing(stages[0], "p005", tmp_path / "killed-executions")
             _killing(stages[2], "p009", tmp_path / "killed-sft")
@@ -263,7 +262,7 @@ def _verify(tmp_path: Path, name: str, kill: bool, *overrides: str) -> dict:
         _killing_worker_mid_case(executions)
     out = tmp_path / name
     LocalExecutor().run_chain([(executions, tmp_path / "in", out / "executions"),
-                               (Verification(verify=cfg.verify, sandbox=cfg.sandbox, llm=cfg.llm, model=cfg.model),
+                               (Verification(verify=cfg.verify, sandbox=cfg.sandbox),
                                 out / "executions", out / "verification")], ["shard-00000"])
     (result,) = pq.read_table(out / "verification").to_pylist()
     return result

@@ -14,7 +14,8 @@ from factory.executors.shards import read_rejected
 
 SCHEMAS = {"problems": schema.PROBLEMS, "signatures": schema.SIGNATURES, "dedup": schema.DEDUP,
            "solutions": schema.SOLUTIONS, "tests": schema.TESTS, "executions": schema.EXECUTIONS,
-           "verification": schema.VERIFICATION, "sft": schema.SFT, "dpo": schema.DPO}
+           "verification": schema.VERIFICATION, "soft": schema.SOFT, "repair": schema.REPAIR,
+           "repair_executions": schema.REPAIR_EXECUTIONS, "sft": schema.SFT, "dpo": schema.DPO}
 
 
 def _markers(run_dir: Path) -> dict[str, float]:

@@ -47,6 +47,8 @@ def run_dir(finished, tmp_path) -> Path:
     ([], None, None),                                              # the public contract: nothing recomputed
     (["wandb.mode=offline", "cluster.max_actors=7", "sandbox.workers=3"], None, None),   # speed and logging only
     (["verify.rule=relaxed", "verify.tau=0.8"], "verification", "verify.tau: 1.0 -> 0.8"),
+    (["verify.soft.low=0.3", "repair.max_feedback_tests=5"], None, None),   # keys of stages that are off
+    (["verify.soft.enabled=true"], "soft", "verify.soft.enabled: False -> True"),   # verification kept
     (["generate.num_solutions=2"], "solutions", "generate.num_solutions: 4 -> 2"),
     (["sandbox.timeout=2"], "executions", "sandbox.timeout: 5 -> 2"),
     (["dedup.threshold=0.5"], "dedup", "dedup.threshold: 0.7 -> 0.5"),
@@ -91,5 +93,5 @@ def test_a_partly_done_stage_under_another_config_is_wiped_not_mixed(run_dir):
     again = _markers(run_dir)
     assert again["verification/shard-00000"] != after["verification/shard-00000"]
     assert json.loads((meta / "config.json").read_text())["config"]["verify.tau"] == 0.8
-    assert json.loads((run_dir / "_meta" / "sft" / "config.json").read_text())["input"] == \
+    assert json.loads((run_dir / "_meta" / "soft" / "config.json").read_text())["input"] == \
         json.loads((meta / "config.json").read_text())["fingerprint"]

@@ -66,7 +66,8 @@ class Repair(LLMStage):
         yield from outs
 
     def shard_metrics(self, rows_out: list[dict]) -> dict:
-        return {"problems": len(rows_out), "problems_with_attempts": sum(bool(r["repairs"]) for r in rows_out),
+        return {**super().shard_metrics(rows_out),   # the engine's tokens
+                "problems": len(rows_out), "problems_with_attempts": sum(bool(r["repairs"]) for r in rows_out),
                 "attempts": sum(len(r["repairs"]) for r in rows_out)}
 
 

@@ -82,7 +82,7 @@ class Soft(LLMStage):
         judged = [r for r in rows_out if r["soft_judgements"]]
         verdicts = Counter({True: "correct", False: "incorrect", None: "unparsed"}[j["correct"]]
                            for r in judged for j in r["soft_judgements"])
-        return {"problems": len(rows_out),
+        return {**super().shard_metrics(rows_out), "problems": len(rows_out),   # + the engine's tokens
                 "verified": sum(r["source"] == "verified" for r in rows_out),
                 "soft_judged": len(judged),
                 "soft_trusted": sum(r["source"] == "soft" for r in rows_out),

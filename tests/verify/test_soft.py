@@ -12,10 +12,13 @@ The judge says `correct` to the canonical fibfib in 2 of 3 samples, to cut_large
 
 from __future__ import annotations
 
+import re
+
 import pyarrow.parquet as pq
 import pytest
 
 from factory.executors.shards import read_rejected, read_stats
+from factory.report.stats import shard_records, source_table
 from factory.verify.soft import in_band, parse_judgement
 from tests.scripted_model import ScriptedServer
 from tests.stages.test_verification import FIB, HCE, ids, run_verification
@@ -100,6 +103,11 @@ def test_soft_judgements_choose_exact_sets_and_label_every_row(tmp_path, server)
     assert stats["dropped"] == {"soft_judged_incorrect": 1, "soft_dropped": 1}
     (sft_stats,) = read_stats(tmp_path / "sft")
     assert sft_stats["metrics"]["problems_per_source"] == {"soft": 1, "verified": 1}
+    # `factory stats` shows them: problems and rows per source, what the soft stage did
+    text = source_table(shard_records(tmp_path, progress=False))
+    n_sft, n_dpo = len(fib_sft), sum(r["problem_id"] == "fib_flipped" for r in dpo)
+    assert re.search(rf"^soft\s+1\s+{n_sft}\s+{n_dpo}$", text, re.M), text
+    assert "soft: 2 problems judged, 1 trusted on 1 solutions" in text
 
 
 def test_unanimous_votes_keep_the_problem_untrusted(tmp_path, server):
