@@ -53,7 +53,8 @@ class Repair(LLMStage):
                 if not feedback:
                     yield Dropped(solution["solution_id"], "repair_no_failing_test")
                     continue
-                jobs.append((out, solution, repair.prompt(out, solution, feedback, int(self.repair.max_feedback_tests))))
+                limit = int(self.repair.max_feedback_tests)
+                jobs.append((out, solution, repair.prompt(out, solution, feedback, limit)))
         replies = self.ask([p for _, _, p in jobs], n=int(self.repair.attempts),
                            key=[s["solution_id"] for _, s, _ in jobs]) if jobs else []
         for (out, solution, prompt), samples in zip(jobs, replies):
