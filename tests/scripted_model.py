@@ -112,7 +112,10 @@ class ScriptedServer:
                     server.prompts.append(prompt)
                 choices = [{"index": i, "finish_reason": "stop",
                             "message": {"role": "assistant", "content": answer(prompt, start + i)}} for i in range(n)]
-                data = json.dumps({"id": "x", "object": "chat.completion", "choices": choices}).encode()
+                # usage as real servers report it (a word stands for a token here)
+                usage = {"completion_tokens": sum(len(c["message"]["content"].split()) for c in choices)}
+                data = json.dumps({"id": "x", "object": "chat.completion", "choices": choices,
+                                   "usage": usage}).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))

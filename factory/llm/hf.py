@@ -57,6 +57,7 @@ def pick_dtype(dtype: str | None, device: str, width: int | None = None) -> torc
 class HFLLM:
     def __init__(self, model_path: str, *, device: str | None = None, dtype: str | None = None,
                  torch_threads: int | None = None, batch_size: int = 8):
+        self.tokens_out = 0   # generated tokens, all calls: the stages report them per shard
         self.device = pick_device(device)
         self.batch_size = max(1, int(batch_size))
         self.tokenizer = AutoTokenizer.from_pretrained(model_path)
@@ -124,5 +125,7 @@ class HFLLM:
         out = self.model.generate(
             **batch, max_new_tokens=sampling.max_tokens, num_return_sequences=copies,
             pad_token_id=self.tokenizer.pad_token_id, **kwargs)
-        new = self.tokenizer.batch_decode(out[:, batch["input_ids"].shape[1]:], skip_special_tokens=True)
+        generated = out[:, batch["input_ids"].shape[1]:]
+        self.tokens_out += int((generated != self.tokenizer.pad_token_id).sum())   # padding after an early stop
+        new = self.tokenizer.batch_decode(generated, skip_special_tokens=True)
         return [new[i * copies:(i + 1) * copies] * (sampling.n // copies) for i in range(len(texts))]

@@ -19,6 +19,7 @@ import logging
 import os
 import random
 import socket
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -44,6 +45,8 @@ class OpenAIChat:
             raise ValueError("llm.base_url is empty: set it to the endpoint, e.g. http://127.0.0.1:8000/v1")
         self.url = base_url.rstrip("/") + "/chat/completions"
         self.model = model
+        self.tokens_out = 0   # completion tokens the endpoint reports (`usage`), all calls
+        self._count_lock = threading.Lock()
         self.headers = {"Content-Type": "application/json"}
         if api_key_env:
             key = os.environ.get(api_key_env)
@@ -84,6 +87,9 @@ class OpenAIChat:
         if seed is not None:
             body["seed"] = seed
         reply = self._post(json.dumps(body).encode())
+        usage = reply.get("usage") if isinstance(reply, dict) else None
+        with self._count_lock:   # requests run on a thread pool
+            self.tokens_out += int((usage or {}).get("completion_tokens") or 0)
         try:
             return [choice["message"]["content"] or "" for choice in reply["choices"]]
         except (KeyError, TypeError) as err:

@@ -40,6 +40,7 @@ class OpenVINOLLM:
         properties = {"INFERENCE_NUM_THREADS": int(threads)}
         if precision:  # null: OpenVINO's choice for this CPU (bf16 where the CPU has it)
             properties["INFERENCE_PRECISION_HINT"] = precision
+        self.tokens_out = 0   # generated tokens, all calls: the stages report them per shard
         self.pipe = openvino_genai.ContinuousBatchingPipeline(
             str(ir_folder), openvino_genai.SchedulerConfig(), "CPU", properties)
 
@@ -98,6 +99,7 @@ class OpenVINOLLM:
         out = self.pipe.generate(tensors, configs)
         replies = []
         for result in out:
+            self.tokens_out += sum(len(g) for g in result.m_generation_ids)
             texts = [self.tokenizer.decode(list(g), skip_special_tokens=True) for g in result.m_generation_ids]
             if len(texts) != copies:
                 raise RuntimeError(f"OpenVINO returned {len(texts)} sequences for a prompt, expected {copies}")

@@ -102,6 +102,7 @@ class VLLM:
             )
             sampling_params = vllm.SamplingParams
         self.engine, self.sampling_params = engine, sampling_params
+        self.tokens_out = 0   # generated tokens, all calls: the stages report them per shard
 
     def generate(self, prompts: list[Messages], sampling: Sampling) -> list[list[str]]:
         if not prompts:
@@ -116,13 +117,20 @@ class VLLM:
             log.warning("vLLM refused a prompt of the batch (%r); retrying its %d prompts one by one", err,
                         len(prompts))
             return self._one_by_one(prompts, params, sampling.n, copies)
+        self._count(outputs)
         return replies_from_outputs(outputs, sampling.n, copies)
+
+    def _count(self, outputs: list[Any]) -> None:
+        self.tokens_out += sum(
+            len(getattr(c, "token_ids", None) or ()) for o in outputs for c in getattr(o, "outputs", None) or [])
 
     def _one_by_one(self, prompts: list[Messages], params: list[Any], n: int, copies: int) -> list[list[str]]:
         replies, failed, last = [], 0, None
         for prompt, p in zip(prompts, params):
             try:
-                replies += replies_from_outputs(self.engine.chat([prompt], [p], use_tqdm=False), n, copies)
+                outputs = self.engine.chat([prompt], [p], use_tqdm=False)
+                self._count(outputs)
+                replies += replies_from_outputs(outputs, n, copies)
             except Exception as err:
                 if not is_prompt_error(err):
                     raise

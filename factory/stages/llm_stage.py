@@ -16,6 +16,7 @@ class LLMStage(Stage):
     model: Any          # cfg.model: which weights
     sampling: Any       # cfg.generate.<role>: temperature, top_p, max_tokens
     seed: int = 0
+    _tokens_reported = 0   # the engine's count at the end of the last shard (no annotation: not a field)
 
     def resources(self) -> dict[str, Any]:
         return {"num_cpus": self.llm.get("num_cpus", 1), "num_gpus": self.llm.get("num_gpus", 0)}
@@ -33,6 +34,16 @@ class LLMStage(Stage):
         from factory.llm import make_llm
 
         self.engine = make_llm(self.llm, self.model)
+
+    def shard_metrics(self, rows_out: list[dict]) -> dict:
+        """Tokens the engine generated for this shard (backends that count them expose `tokens_out`): the
+        console and W&B turn them into tokens/s, docs/deploy.md's capacity plan into tokens per problem."""
+        total = getattr(getattr(self, "engine", None), "tokens_out", None)
+        if total is None:
+            return {}
+        # Shards run one after another in a worker, so the count since the last shard is this shard's.
+        tokens, self._tokens_reported = total - self._tokens_reported, total
+        return {"tokens": tokens}
 
     def params(self, n: int = 1, key: str | list[str] = "", sampling: Any = None) -> Sampling:
         """Sampling for one call. `key`: the row id of each prompt (a list), or one id for the call, then prompt i
