@@ -32,7 +32,22 @@ def _stable_id(*parts: str) -> str:
     return hashlib.sha1("\x00".join(parts).encode()).hexdigest()[:12]
 
 
-def _stdlib_snippets(root: Path, want: int, rng: random.Random, lo: int, hi: int) -> list[dict]:
+def computes(fn: ast.FunctionDef, top_level: bool) -> bool:
+    """A function that takes arguments and returns a value, not a method, generator or side effect: the seeds a
+    small model turns into problems with checkable answers (logging and locking helpers, the stdlib's commonest
+    short functions, became problems whose every solution returns None)."""
+    args = [a.arg for a in fn.args.args]
+    if not top_level or not args or args[0] in ("self", "cls") or fn.decorator_list:
+        return False
+    nodes = list(ast.walk(fn))
+    if any(isinstance(n, (ast.Yield, ast.YieldFrom, ast.Global, ast.Nonlocal, ast.Await)) for n in nodes):
+        return False
+    return any(isinstance(n, ast.Return) and n.value is not None and not
+               (isinstance(n.value, ast.Constant) and n.value.value is None) for n in nodes)
+
+
+def _stdlib_snippets(root: Path, want: int, rng: random.Random, lo: int, hi: int,
+                     computing: bool = False) -> list[dict]:
     # Scan files in a seeded order and stop early: parsing all ~1,900 stdlib files costs ~20 s for nothing.
     files = sorted(p for p in root.rglob("*.py") if not {"test", "tests", "site-packages", "idlelib"} & set(p.parts))
     rng.shuffle(files)
@@ -44,8 +59,11 @@ def _stdlib_snippets(root: Path, want: int, rng: random.Random, lo: int, hi: int
         except (SyntaxError, UnicodeDecodeError, ValueError, OSError):
             continue
         lines = source.splitlines()
+        top = {id(n) for n in tree.body}
         for node in ast.walk(tree):
             if isinstance(node, ast.FunctionDef) and lo <= node.end_lineno - node.lineno + 1 <= hi:
+                if computing and not computes(node, id(node) in top):
+                    continue
                 snippet = "\n".join(lines[node.lineno - 1 : node.end_lineno])
                 pool.append({"origin": f"{path.relative_to(root)}:{node.lineno}", "seed": textwrap.dedent(snippet)})
         if len(pool) >= 4 * want:
@@ -79,7 +97,7 @@ def collect_seeds(cfg, num: int, seed: int) -> pa.Table:
     lo, hi = cfg.min_lines, cfg.max_lines
     if cfg.source == "stdlib":
         root = Path(cfg.path or sysconfig.get_paths()["stdlib"])
-        pool = _stdlib_snippets(root, num, rng, lo, hi)
+        pool = _stdlib_snippets(root, num, rng, lo, hi, bool(cfg.get("computing", False)))
     elif cfg.source == "file":
         pool = _file_snippets(Path(cfg.path))
     elif cfg.source == "hf":
