@@ -95,7 +95,7 @@ def ensure_export_env(env_dir: Path) -> Path:
         constraints.write_text("".join(f"{name}=={metadata.version(name)}\n"
                                        for name in ("torch", "openvino", "openvino-tokenizers")))
         pip = [str(python), "-m", "pip", "--disable-pip-version-check", "-q"]
-        _run(pip + ["install", "-c", str(constraints), OPTIMUM_INTEL])
+        _run(pip + ["install", "--only-binary=:all:", "-c", str(constraints), OPTIMUM_INTEL])  # never compile
         _run(pip + ["uninstall", "-y", "torchvision"])
         marker.write_text(sys.version)
     return python
