@@ -45,11 +45,20 @@ def predicted_labels(row: dict, min_votes: int, min_share: float) -> tuple[list,
 
 
 def program_key(code: str) -> str:
-    """Programs that differ only in comments, blank lines or formatting are one program."""
+    """Programs that differ only in comments, formatting, docstrings or top-level expression statements (a
+    `print(f(3))` demo after the function) are one program: none of that changes what the function returns."""
     try:
-        return ast.dump(ast.parse(code))
+        tree = ast.parse(code)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return code
+    tree.body = [n for n in tree.body if not isinstance(n, ast.Expr)]
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and body and \
+                isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) and \
+                isinstance(body[0].value.value, str):
+            node.body = body[1:] or [ast.Pass()]
+    return ast.dump(tree)
 
 
 def executed_labels(row: dict, min_agree: int) -> tuple[list, list[str]]:

@@ -74,6 +74,9 @@ def test_identical_programs_count_once_and_crashers_do_not_vouch():
     row = _row({"a": same, "b": "def f(x):  # a comment\n    return 5", "c": "def f(x):\n    return 6 + 0"},
                [("a", 0, "returned", "5"), ("b", 0, "returned", "5"), ("c", 0, "returned", "6")], 1)
     assert executed_labels(row, 2) == ([None], ["tied_agreement"])   # a and b are one program: 1 vs 1
+    doc = _row({"a": same, "b": 'def f(x):\n    """Five."""\n    return 5\nprint(f(1))', "c": "def f(x):\n    return 6"},
+               [("a", 0, "returned", "5"), ("b", 0, "returned", "5"), ("c", 0, "returned", "6")], 1)
+    assert executed_labels(doc, 2) == ([None], ["tied_agreement"])   # a docstring and a demo print change nothing
     crash = _row({"a": "def f(x): return 5", "b": "def f(x): return 4 + 1", "c": "def f(x): return 6"},
                  [("a", 0, "returned", "5"), ("b", 0, "returned", "5"), ("c", 0, "returned", "6"),
                   ("a", 1, "runtime_error", None), ("b", 1, "timeout", None), ("c", 1, "returned", "6")], 2)
