@@ -4,13 +4,14 @@
     python benchmarks/yield.py --problems 16 --humaneval 16   # a quick run
     python benchmarks/yield.py --baseline-commit 66788d2      # adds the "before" column (old code, llm=hf)
 
-Part 1, yield: `factory generate` on N synthetic problems (stdlib seeds), once; verification, sft and dpo are
-then recomputed for each `verify.outputs` mode on copies of the run (the LLM stages are shared, so the columns
-differ only by the lever). Per column: rows in/out and drops by reason per stage, trusted problems, SFT/DPO rows
+Part 1, yield: `factory generate` on N synthetic problems (stdlib seeds) with this tree's prompts and parsers,
+once with the default sampling and once with the small-model settings of deploy/local.sh (`SMALL`); then
+verification, sft and dpo are recomputed for each `verify.outputs` mode on copies of the second run (the LLM
+stages are shared, so those columns differ only by the mode). Per column: rows in/out and drops by reason per stage, trusted problems, SFT/DPO rows
 per role and step, verified problems per CPU-hour (CPU time of the whole generate process tree). With
 `--baseline-commit`, the same command runs on a worktree of that commit (the code before the yield issue).
 
-Part 2, trust precision: HumanEval prompts as problems (`problems_from`; no dedup stage, so no
+Part 2, trust precision (with `SMALL`'s solution and input settings): HumanEval prompts as problems (`problems_from`; no dedup stage, so no
 decontamination: for this measurement only), solved, tested and verified by the same model, then every
 sampled solution is run against HumanEval's own tests. Per mode and rule: precision = of trusted problems, the
 share whose chosen solutions all pass the gold tests (also per chosen solution); recall = of the problems where
@@ -41,6 +42,10 @@ sys.path.insert(0, str(ROOT))
 MODES = ("predicted", "executed", "agreed")
 RULES = {"strict": [], "relaxed": ["verify.rule=relaxed", "verify.tau=0.8"]}
 LLM_STAGES = ("seeds", "problems", "signatures", "dedup", "solutions", "tests", "executions")
+# What deploy/local.sh runs the embedded 135M model with (README): MBPP-style problems only, more solutions and
+# pooled input replies (more chances for two distinct programs to agree), cooler solution sampling.
+SMALL = ["generate.styles=[mbpp]", "generate.num_solutions=8", "generate.input_samples=8",
+         "generate.solution.temperature=0.6"]
 
 
 def factory(args: list[str], cwd: Path = ROOT) -> float:
@@ -78,6 +83,7 @@ def column(run: Path, cpu_s: float) -> dict:
 
 
 def yield_part(args, work: Path) -> dict:
+    """One generation run per lever of the LLM stages; the verify.outputs modes reuse the last one's executions."""
     base = ["executor=local", f"num_problems={args.problems}", "wandb.enabled=false", *args.override]
     cols = {}
     if args.baseline_commit:
@@ -85,18 +91,21 @@ def yield_part(args, work: Path) -> dict:
         subprocess.run(["git", "worktree", "add", "--detach", str(tree), args.baseline_commit], cwd=ROOT, check=True,
                        stdout=subprocess.DEVNULL)
         try:
-            cpu = factory(["generate", *[o for o in base if not o.startswith("llm=")], "llm=hf",
-                           "llm.dtype=bfloat16", f"run_dir={work / 'before'}"], cwd=tree)
+            cpu = factory(["generate", *base, "llm=hf", "llm.dtype=bfloat16", f"run_dir={work / 'before'}"], cwd=tree)
             cols["before (old code, hf bf16)"] = column(work / "before", cpu)
         finally:
             subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=ROOT)
-    first = work / "yield-predicted"
-    cpu = factory(["generate", *base, "verify.outputs=predicted", f"run_dir={first}"])
-    cols["predicted"] = column(first, cpu)
+    plain = work / "yield-plain"
+    cpu = factory(["generate", *base, "verify.outputs=predicted", f"run_dir={plain}"])
+    cols["prompts+parsers, default sampling (predicted)"] = column(plain, cpu)
+    small = work / "yield-small"
+    cpu = factory(["generate", *base, *SMALL, "verify.outputs=predicted", f"run_dir={small}"])
+    cols["+ small-model sampling (predicted)"] = column(small, cpu)
     for mode in MODES[1:]:
-        run = work / f"yield-{mode}"
-        copy_upstream(first, run)
-        cols[mode] = column(run, cpu + factory(["generate", *base, f"verify.outputs={mode}", f"run_dir={run}"]))
+        run = work / f"yield-small-{mode}"
+        copy_upstream(small, run)
+        cols[f"+ verify.outputs={mode}"] = column(run, cpu + factory(
+            ["generate", *base, *SMALL, f"verify.outputs={mode}", f"run_dir={run}"]))
     return cols
 
 
@@ -135,7 +144,8 @@ def gold_pass(problems, solutions: dict[str, list[dict]]) -> dict[str, bool]:
 
 def precision_part(args, work: Path) -> dict:
     problems = humaneval_problems(args.humaneval, work / "he-problems")
-    base = ["executor=local", "wandb.enabled=false", f"problems_from={work / 'he-problems'}", *args.override]
+    base = ["executor=local", "wandb.enabled=false", f"problems_from={work / 'he-problems'}", *SMALL[1:],
+            *args.override]
     first = work / "he-predicted-strict"
     factory(["generate", *base, "verify.outputs=predicted", f"run_dir={first}"])
     solved = {r["problem_id"]: r["solutions"] for r in rows(first / "solutions")}
