@@ -112,6 +112,8 @@ def stage_summary(records: list[dict]) -> dict:
     if records and "metrics.infra_errors" in records[0]:
         # Verdicts the sandbox could not give (factory/sandbox/verdicts.py): a sick cluster shows here first.
         s["infra_errors"] = sum(r.get("metrics.infra_errors", 0) for r in records)
+    if any("metrics.tokens" in r for r in records):   # LLM stages: generated tokens (the capacity plan's input)
+        s["tokens"] = sum(r.get("metrics.tokens", 0) for r in records)
     rated = [r for r in records if r.get("pass_rate_mean") is not None]
     if rated:
         weight = sum(r["rows_out"] for r in rated) or 1
@@ -143,8 +145,8 @@ def stage_table(records: dict[str, list[dict]]) -> str:
         top = ", ".join(f"{k}={v}" for k, v in sorted(s["drops"].items(), key=lambda kv: -kv[1])[:3]) or "-"
         rate = s["rows_in"] / s["seconds"] if s["seconds"] else None
         rows.append([stage, s["shards"], s["rows_in"], s["rows_out"], s["kept"], s["seconds"], rate,
-                     s.get("agreement"), s.get("pass_rate_mean"), s.get("infra_errors"), top])
-    return table(["stage", "shards", "in", "out", "kept", "seconds", "rows/s", "agreement", "pass_rate",
+                     s.get("tokens"), s.get("agreement"), s.get("pass_rate_mean"), s.get("infra_errors"), top])
+    return table(["stage", "shards", "in", "out", "kept", "seconds", "rows/s", "tokens", "agreement", "pass_rate",
                   "infra", "dropped (top)"], rows)
 
 
