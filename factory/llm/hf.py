@@ -44,7 +44,7 @@ def cpu_bf16() -> bool:
 def pick_dtype(dtype: str | None, device: str, width: int | None = None) -> torch.dtype:
     """null: bfloat16 on CUDA; on CPU bfloat16 where the CPU has it in hardware and the model is wide enough to
     gain, else float32. Measured (docs/perf/llm_cpu.md, AVX512-BF16 without AMX): SmolLM2 (hidden 576) 4.0x
-    the tokens/s of fp32 on a loaded machine (1.6x idle, with AMX); the tiny model (hidden 64) 20% slower."""
+    the tokens/s of fp32 on a loaded machine (1.6x idle, with AMX); the tiny model (hidden 64) 9% slower."""
     if dtype is None:
         if device.startswith("cuda"):
             return torch.bfloat16
