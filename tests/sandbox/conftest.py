@@ -110,11 +110,9 @@ def world(tmp_path):
     w.close()
 
 
-def sandbox_processes(box) -> int:
-    """Processes inside the sandbox: descendants of the bwrap workers, or the processes of the containers."""
-    if hasattr(box, "containers"):
-        return sum(len(c.top()["Processes"] or []) for c in box.containers.values())
-    children: dict[int, list[int]] = {}
+def process_children() -> dict[int, list[int]]:
+    """Parent pid -> live (not zombie) child pids, from /proc."""
+    out: dict[int, list[int]] = {}
     for name in os.listdir("/proc"):
         if name.isdigit():
             try:
@@ -123,7 +121,15 @@ def sandbox_processes(box) -> int:
             except OSError:
                 continue
             if fields[0] != "Z":
-                children.setdefault(int(fields[1]), []).append(int(name))
+                out.setdefault(int(fields[1]), []).append(int(name))
+    return out
+
+
+def sandbox_processes(box) -> int:
+    """Processes inside the sandbox: descendants of the bwrap workers, or the processes of the containers."""
+    if hasattr(box, "containers"):
+        return sum(len(c.top()["Processes"] or []) for c in box.containers.values())
+    children = process_children()
     todo = [w.proc.pid for w in box._workers if w is not None]
     count = 0
     while todo:

@@ -12,25 +12,13 @@ import time
 import pytest
 
 from factory.sandbox import Case, IOTest
-from tests.sandbox.conftest import open_sandbox
+from tests.sandbox.conftest import open_sandbox, process_children as _children
 
 # Sleeps (no CPU) so a test can act on the worker or the child while the case runs.
 SLOW = "import time\ndef f(x):\n    time.sleep(1.5)\n    return x + 1\n"
 KINDS = ["local", "local:unshare"]
 
 
-def _children() -> dict[int, list[int]]:
-    out: dict[int, list[int]] = {}
-    for name in os.listdir("/proc"):
-        if name.isdigit():
-            try:
-                with open(f"/proc/{name}/stat") as f:
-                    fields = f.read().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if fields[0] != "Z":
-                out.setdefault(int(fields[1]), []).append(int(name))
-    return out
 
 
 def _leaves(pid: int) -> list[int]:
