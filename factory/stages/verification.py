@@ -118,6 +118,10 @@ class Verification(Stage):
         if d.trusted and len(suite) < int(v.min_tests):
             # Two or three agreeing tests are too thin to trust a solution on (and to train a verifier on).
             out.update(trusted=False, reason="too_few_tests", chosen_solution_ids=[], rejected_solution_ids=[])
+        elif d.trusted and v.outputs != "predicted" and labels.distinct_programs(row, d.chosen) < int(v.min_agree):
+            # Labels from execution: each input may be labelled by a different pair of programs, so one program
+            # can pass them all alone. CodeT's consensus set: the chosen programs must agree on the whole suite.
+            out.update(trusted=False, reason="no_consensus", chosen_solution_ids=[], rejected_solution_ids=[])
         return out, suite
 
     def _ensemble(self, states) -> None:

@@ -61,6 +61,11 @@ def program_key(code: str) -> str:
     return ast.dump(tree)
 
 
+def distinct_programs(row: dict, solution_ids: list[str]) -> int:
+    ids = set(solution_ids)
+    return len({program_key(s["code"]) for s in row["solutions"] if s["solution_id"] in ids})
+
+
 def executed_labels(row: dict, min_agree: int) -> tuple[list, list[str]]:
     """Per input: the value most distinct programs return, or None with `no_outputs`, `weak_agreement` or
     `tied_agreement`."""

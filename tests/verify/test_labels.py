@@ -129,3 +129,26 @@ def test_quorum_gives_exactly_the_expected_suite(tmp_path):
     thin = run_verification(tmp_path / "thin", [row], "verify.coverage=false", "verify.outputs=predicted",
                             "verify.min_tests=4")["HumanEval_63"]
     assert not thin["trusted"] and thin["reason"] == "too_few_tests" and thin["rejected_solution_ids"] == []
+
+
+def test_executed_trust_needs_a_consensus_of_programs(tmp_path):
+    """Inputs labelled by different pairs of programs: `c` agrees with `a` on input 0 and with `b` on input 1,
+    so only `c` passes both; one program alone is not a consensus (CodeT), the problem is not trusted."""
+    from factory.config import load_config
+    from factory.stages.verification import Verification
+
+    stage = Verification(verify=load_config(["verify.outputs=executed", "verify.coverage=false"]).verify,
+                         sandbox=load_config([]).sandbox)
+    stage.setup()
+    row = _row({"a": "def f(x): return 1", "b": "def f(x): return 2 + 0", "c": "def f(x): return x"},
+               [("a", 0, "returned", "1"), ("b", 0, "returned", "2"), ("c", 0, "returned", "1"),
+                ("a", 1, "returned", "1"), ("b", 1, "returned", "2"), ("c", 1, "returned", "2")], 2)
+    row.update(problem_id="p", test_inputs=["[1]", "[2]"])
+    out, suite = stage._decide(row)
+    assert out["labels"] == ["1", "2"] and suite == [0, 1]
+    assert not out["trusted"] and out["reason"] == "no_consensus" and out["chosen_solution_ids"] == []
+    row["solutions"].append({"solution_id": "d", "code": "def f(x):\n    return int(x)"})
+    row["verdicts"] += [{"solution_id": "d", "test_index": i, "status": "returned", "output": o}
+                        for i, o in ((0, "1"), (1, "2"))]
+    out, _ = stage._decide(row)
+    assert out["trusted"] and out["chosen_solution_ids"] == ["c", "d"]
