@@ -49,7 +49,10 @@ SMALL = ["generate.styles=[mbpp]", "generate.num_solutions=8", "generate.input_s
 
 
 def factory(args: list[str], cwd: Path = ROOT) -> float:
-    """Run `factory` in a child; return the CPU seconds of its process tree (Ray workers included)."""
+    """Run `factory` in a child; return the CPU seconds of its process tree (Ray workers included), summed over
+    every run into the same run_dir (kept in RUN_DIR/_bench_cpu.json), so a rerun with --keep that resumes a
+    finished run still reports what the run cost."""
+    run_dir = Path(next(a for a in args if a.startswith("run_dir=")).split("=", 1)[1])
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "WANDB_MODE": "disabled", "PYTHONPATH": str(cwd)}
     proc = subprocess.run([sys.executable, "-m", "factory.cli", *args], cwd=cwd, env=env,
@@ -57,7 +60,11 @@ def factory(args: list[str], cwd: Path = ROOT) -> float:
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode:
         sys.exit(f"factory {' '.join(args)} failed:\n{proc.stdout[-4000:]}")
-    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    ledger = run_dir / "_bench_cpu.json"
+    total = (json.loads(ledger.read_text()) if ledger.exists() else 0.0) + \
+        (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    ledger.write_text(json.dumps(total))
+    return total
 
 
 def rows(folder: Path) -> list[dict]:
@@ -67,8 +74,10 @@ def rows(folder: Path) -> list[dict]:
 
 def copy_upstream(src: Path, dst: Path) -> None:
     """The run up to executions (data and bookkeeping), so a mode recomputes only verification onward."""
+    shutil.rmtree(dst, ignore_errors=True)
     shutil.copytree(src, dst, ignore=lambda d, names: [n for n in names if Path(d) in (src, src / "_meta")
                                                       and n not in LLM_STAGES + ("_meta", "config.yaml")])
+    (dst / "_bench_cpu.json").write_text("0.0")   # the copy's own runs; its column adds the upstream's cost
 
 
 def column(run: Path, cpu_s: float) -> dict:
