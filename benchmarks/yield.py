@@ -131,7 +131,7 @@ def humaneval_problems(n: int, out: Path) -> list:
         pid = p.task_id.replace("/", "_")
         table.append({"seed_id": pid, "origin": "humaneval", "seed": "", "problem_id": pid, "style": "humaneval",
                       "problem": p.prompt, "signature": p.prompt, "entry_point": p.entry_point, "params": params})
-    out.mkdir(parents=True)
+    out.mkdir(parents=True, exist_ok=True)   # --keep: the same problems again
     pq.write_table(pa.Table.from_pylist(table, schema=SIGNATURES), out / "shard-00000.parquet")
     return problems
 
