@@ -23,6 +23,7 @@ from factory.llm.base import Sampling
 from factory.prompts import chat
 from factory.stages.parse import answer_text, call_text, parse_inputs
 from factory.literals import same_literal
+from factory.prompts.fields import example_call, param_names
 from factory.verify.vote import majority
 
 
@@ -30,34 +31,15 @@ def arity(problem: Problem) -> int | None:
     """Positional parameters of the tested function: from a gold test, else from the stub's signature."""
     if problem.io_tests:
         return len(ast.literal_eval(problem.io_tests[0][0]))
-    try:
-        tree = ast.parse(problem.stub)
-    except SyntaxError:
-        return None
-    for node in tree.body:
-        if isinstance(node, ast.FunctionDef) and node.name == problem.entry_point:
-            return len(node.args.args)
-    return None
+    return len(param_names(problem.stub, problem.entry_point)) or None
 
 
 def _stub(problem: Problem) -> str:
     return problem.stub or (problem.signature_line + "\n    ...")
 
 
-def _params(problem: Problem) -> list[str]:
-    """Parameter names of the tested function (keyword arguments in a reply map onto them)."""
-    try:
-        tree = ast.parse(_stub(problem))
-    except SyntaxError:
-        return []
-    fn = next((n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == problem.entry_point), None)
-    return [a.arg for a in fn.args.args] if fn else []
-
-
 def _example(problem: Problem) -> str:
     """An example call with the function's name and argument types, the format the prompt asks for."""
-    from factory.prompts.fields import example_call
-
     return example_call(_stub(problem), problem.entry_point).replace(problem.entry_point + "(", problem.call_name + "(", 1)
 
 
@@ -134,7 +116,7 @@ def test_inputs(llm, problems: list[Problem], num_inputs: int, max_tokens: int,
     replies = llm.generate(prompts, Sampling(n=1, temperature=0.0, max_tokens=max_tokens, seed=seed))
     items = []
     for problem, reply in zip(usable, replies):
-        parsed = parse_inputs(reply[0], arity(problem), problem.call_name, _params(problem))
+        parsed = parse_inputs(reply[0], arity(problem), problem.call_name, param_names(_stub(problem), problem.entry_point))
         if isinstance(parsed, list):   # else a reason string: the model gave no usable inputs
             items += [(problem, inputs) for inputs, _kind in parsed[:num_inputs]]
     return items

@@ -13,11 +13,18 @@ _EXAMPLES = {"int": "3", "float": "2.5", "str": '"abc"', "bool": "True", "bytes"
 
 
 def _function(signature: str, entry_point: str) -> ast.FunctionDef | None:
+    """The top-level `def entry_point` of some code, or None."""
     try:
         tree = ast.parse(signature)
     except SyntaxError:
         return None
-    return next((n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef) and n.name == entry_point), None)
+    return next((n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == entry_point), None)
+
+
+def param_names(code: str, entry_point: str) -> list[str]:
+    """Positional parameter names of `entry_point` in `code` ([] when it is not there)."""
+    fn = _function(code, entry_point)
+    return [a.arg for a in fn.args.args] if fn else []
 
 
 def one_line_signature(signature: str, entry_point: str) -> str:

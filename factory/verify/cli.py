@@ -22,6 +22,7 @@ from factory.executors.shards import (mark_stage_done, meta_dir, read_stats, sha
 from factory.jsonl import read_jsonl
 from factory.schema import TESTS
 from factory.stages.base import Stage
+from factory.prompts.fields import param_names
 from factory.verify.vote import majority
 
 FIELDS = {"problem_id": str, "problem": str, "signature": str, "entry_point": str, "solutions": list,
@@ -72,22 +73,13 @@ def to_tests_row(row: dict, where: str) -> dict:
     votes = [majority(outs) for outs in samples]
     return {"seed_id": pid, "origin": "factory verify", "seed": "", "problem_id": pid, "style": "",
             "problem": row["problem"], "signature": row["signature"], "entry_point": row["entry_point"],
-            "params": _params(row["signature"], row["entry_point"]),
+            "params": param_names(row["signature"], row["entry_point"]),
             "solutions": [{"solution_id": f"{pid}/s{j}", "code": code, "reply": ""}
                           for j, code in enumerate(row["solutions"])],
             "test_inputs": [repr(list(ast.literal_eval(t))) for t in inputs],
             "input_kinds": list(row.get("input_kinds") or ["general"] * len(inputs)),
             "output_samples": samples, "output_reasoning": reasoning,
             "expected": [v[0] for v in votes], "vote_share": [v[1] for v in votes]}
-
-
-def _params(signature: str, entry_point: str) -> list[str]:
-    try:
-        tree = ast.parse(signature)
-    except SyntaxError:
-        return []
-    fn = next((n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == entry_point), None)
-    return [a.arg for a in fn.args.args] if fn else []
 
 
 def write_inputs(path: Path, run_dir: Path, shard_size: int) -> int:

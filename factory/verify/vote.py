@@ -14,20 +14,12 @@ from __future__ import annotations
 import math
 from collections import Counter
 
-from factory.literals import answer_key, parse_literal
+from factory.literals import literal_key, parse_literal
 
 NO_PARSEABLE_OUTPUT = "no_parseable_output"
 WEAK_VOTE = "weak_vote"
 TIED_VOTE = "tied_vote"
 EPS = 1e-9
-
-
-def sample_key(text: str | None):
-    """The answer key of one sampled output; ValueError when it is not a literal of plain data."""
-    try:
-        return answer_key(parse_literal(text))
-    except TypeError as err:
-        raise ValueError(str(err)) from err
 
 
 def canonical_literal(value) -> str:
@@ -68,7 +60,7 @@ def majority(samples: list[str], min_votes: int = 1, min_share: float = 0.0) -> 
     first: dict = {}
     for text in samples:
         try:
-            key = sample_key(text)
+            key = literal_key(text)
         except ValueError:
             continue
         counts[key] += 1

@@ -5,9 +5,9 @@ import math
 
 from hypothesis import given, strategies as st
 
-from factory.literals import answer_key, same_literal
+from factory.literals import answer_key, literal_key, same_literal
 from factory.verify.pairs import agrees
-from factory.verify.vote import NO_PARSEABLE_OUTPUT, TIED_VOTE, WEAK_VOTE, canonical_literal, majority, sample_key
+from factory.verify.vote import NO_PARSEABLE_OUTPUT, TIED_VOTE, WEAK_VOTE, canonical_literal, majority
 
 
 def test_compares_parsed_values_not_strings():
@@ -57,7 +57,7 @@ literals = st.recursive(
 def test_vote_groups_are_the_equivalence_classes(values, junk):
     samples = [canonical_literal(v) for v in values] + ["not a literal("] * junk
     literal, share, reason = majority(samples)
-    keys = [sample_key(s) for s in samples[: len(values)]]
+    keys = [literal_key(s) for s in samples[: len(values)]]
     counts = {k: keys.count(k) for k in keys}
     top = max(counts.values())
     if list(counts.values()).count(top) > 1:
