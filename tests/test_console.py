@@ -107,6 +107,9 @@ def _history(run_dir: Path) -> list[dict]:
 @pytest.mark.slow
 def test_generate_console_wandb_live_and_failure(tmp_path, monkeypatch):
     monkeypatch.delenv("WANDB_API_KEY", raising=False)
+    # ray.init() in an earlier test of this process sets RAY_AUTH_MODE=token in os.environ; a user's shell has
+    # none, and with it set the run (rightly) says nothing about token auth.
+    monkeypatch.delenv("RAY_AUTH_MODE", raising=False)
     run_dir = tmp_path / "run"
     cmd = [sys.executable, "-m", "factory.cli", "generate", "model=tiny", "num_problems=8", f"run_dir={run_dir}"]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=900)   # pipes: a non-interactive stdout
