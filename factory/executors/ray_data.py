@@ -167,6 +167,16 @@ def actor_pool(stage: Stage, max_actors: int):
     return ray.data.ActorPoolStrategy(min_size=1, max_size=max(1, int(max_actors)))
 
 
+def _bounded(key: str, retries: int):
+    """Remote args bounding how often one shard is retried after its worker died (`cluster.task_retries`).
+
+    Ray Data restarts a dead actor and retries its task forever by default (`max_task_retries=-1`), so a shard
+    that kills every worker it lands on (an input that OOMs the sandbox, a model that segfaults on one prompt)
+    would hang the run. Bounded, the run fails naming the stage. `ray_remote_args_fn` because map_batches'
+    catch-all `**ray_remote_args` is deprecated in Ray 2.60; Ray Data merges these over its defaults."""
+    return lambda: {key: retries}
+
+
 def _has_setup(stage: Stage) -> bool:
     return type(stage).setup is not Stage.setup
 
@@ -203,11 +213,14 @@ class RayExecutor:
             res = dict(stage.resources())
             remote = {"num_cpus": res.pop("num_cpus", 1), "num_gpus": res.pop("num_gpus", 0) or None,
                       "resources": res or None}
+            retries = int(self.cluster_cfg.task_retries)
             if _has_setup(stage):
                 ds = ds.map_batches(_ShardWorker, fn_constructor_args=(stage, in_dir, out_dir), batch_size=1,
-                                    compute=actor_pool(stage, self.cluster_cfg.max_actors), **remote)
+                                    compute=actor_pool(stage, self.cluster_cfg.max_actors),
+                                    ray_remote_args_fn=_bounded("max_task_retries", retries), **remote)
             else:
-                ds = ds.map_batches(_run_task, fn_args=(stage, in_dir, out_dir), batch_size=1, **remote)
+                ds = ds.map_batches(_run_task, fn_args=(stage, in_dir, out_dir), batch_size=1,
+                                    ray_remote_args_fn=_bounded("max_retries", retries), **remote)
             if progress:
                 progress.stage_started(stage.name, len(shards))
         out = []
