@@ -37,7 +37,7 @@ KEYS: dict[str, tuple[str, ...]] = {
     # The quorum (verify.min_votes, min_share) and the labelling mode (verify.outputs) apply in verification:
     # the tests stage keeps every sample and executions run every input, so changing them costs no LLM call.
     "tests": LLM + ("generate.test_inputs", "generate.test_output", "generate.num_inputs", "generate.num_outputs",
-                    "generate.input_samples"),
+                    "generate.input_samples", "generate.example_inputs"),
     "executions": SANDBOX,
     "verification": SANDBOX + ("verify",),      # but not verify.soft: the soft stage's (EXCLUDE)
     # soft and repair depend on their keys (and the model) only when enabled: when off they pass rows on.
@@ -48,6 +48,10 @@ KEYS: dict[str, tuple[str, ...]] = {
     "dpo": (),
 }
 
+
+# Keys added after run dirs were recorded, with the value that does what the code did before the key existed:
+# at that value a key is left out of the fingerprint, so a run recorded before it resumes instead of recomputing.
+ADDED = {"generate.example_inputs": 0, "verify.consensus": "suite", "verify.examples": "off"}
 
 ENABLED = {"soft": ("verify.soft", LLM), "repair": ("repair", LLM), "repair_executions": ("repair", SANDBOX)}
 EXCLUDE = {"verification": "verify.soft."}
@@ -92,7 +96,7 @@ def records(cfg, stages: list[str], inputs: dict[str, str | None], recorded_inpu
     out: dict[str, dict] = {}
     for stage in stages:
         config = {k: v for key in stage_keys(cfg, stage) for k, v in _values(cfg, key).items()
-                  if not (stage in EXCLUDE and k.startswith(EXCLUDE[stage]))}
+                  if not (stage in EXCLUDE and k.startswith(EXCLUDE[stage])) and not (k in ADDED and v == ADDED[k])}
         upstream = inputs.get(stage)
         input_fp = None if upstream is None else (
             out[upstream]["fingerprint"] if upstream in out else recorded_input(stage))

@@ -95,3 +95,27 @@ def test_a_partly_done_stage_under_another_config_is_wiped_not_mixed(run_dir):
     assert json.loads((meta / "config.json").read_text())["config"]["verify.tau"] == 0.8
     assert json.loads((run_dir / "_meta" / "soft" / "config.json").read_text())["input"] == \
         json.loads((meta / "config.json").read_text())["fingerprint"]
+
+
+def _record(cfg, stage: str) -> dict:
+    from factory import resume
+
+    order = ["solutions", "tests", "executions", "verification"]
+    return resume.records(cfg, order, dict(zip(order, [None] + order)), lambda s: None)[stage]
+
+
+@pytest.mark.parametrize("stage,key,old,new", [("tests", "generate.example_inputs", 0, 8),
+                                               ("verification", "verify.consensus", "suite", "all"),
+                                               ("verification", "verify.examples", "off", "check")])
+def test_a_key_added_later_leaves_runs_recorded_before_it_resumable(stage, key, old, new):
+    """At the value that does what the code did before the key existed, the key is not in the fingerprint, so a
+    run recorded then is reused; any other value recomputes the stage and names the key."""
+    from factory import resume
+
+    at_old = _record(load_config([*BASE, f"{key}={old}"]), stage)
+    recorded_before = {"fingerprint": resume._hash({"stage": stage, "config": at_old["config"],
+                                                    "input": at_old["input"]}), **at_old}
+    assert key not in at_old["config"] and recorded_before["fingerprint"] == at_old["fingerprint"]
+    at_new = _record(load_config([*BASE, f"{key}={new}"]), stage)
+    assert at_new["fingerprint"] != at_old["fingerprint"]
+    assert resume.changes(recorded_before, at_new)[0].startswith(f"{key}: None -> ")

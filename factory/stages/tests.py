@@ -2,6 +2,12 @@
 
 Every sample is kept with its chain of thought. `expected` here is the plain majority (ties give none);
 verification applies the quorum (`verify.min_votes`, `verify.min_share`) or labels inputs by execution.
+
+The problem's own example calls (`>>> f(1, 2)`, `f(3) == 4`, "Example: f([1, 2]) -> 3") join the suite as
+inputs of kind `example` (`generate.example_inputs`, up to that many): the problem's author chose them to show
+what the task means, so programs that agree on a misreading of it tend to part on them. Only their inputs are
+taken; their stated outputs are never labels (a weak model's examples are often wrong): labels stay the vote
+or the execution consensus.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from factory.schema import TESTS
 from factory.stages.base import Dropped
 from factory.stages.llm_stage import LLMStage
 from factory.stages.parse import answer_text, call_text, parse_inputs
+from factory.verify.examples import example_inputs
 from factory.verify.vote import majority
 
 
@@ -27,6 +34,14 @@ class Tests(LLMStage):
     num_inputs: int = 6
     num_outputs: int = 4
     input_samples: int = 1   # replies sampled for the inputs call; their inputs are pooled (generate.input_samples)
+    example_inputs: int = 0  # inputs taken from example calls in the problem text, at most (generate.example_inputs)
+
+    def _examples(self, row: dict) -> list[tuple[str, str]]:
+        """Inputs of the entry point's calls written in the problem statement, in order, without duplicates."""
+        if self.example_inputs <= 0:
+            return []
+        found = example_inputs(row["problem"], row["entry_point"], list(row["params"]))
+        return [(inp, "example") for inp in found[: self.example_inputs]]
 
     def _inputs(self, row: dict, samples: list[str]) -> tuple[list[tuple[str, str]], list]:
         """Inputs of every sampled reply, pooled in sampling order without duplicates: a weak model lists one or
@@ -48,8 +63,12 @@ class Tests(LLMStage):
             inputs, rejects = self._inputs(row, samples)
             for j, (reason, line) in enumerate(rejects):
                 yield Dropped(f"{row['problem_id']}/input{j}", reason, line)
+            # Examples go after the model's inputs and outside its cap, so the model's inputs (and the keys of
+            # their output prompts) are the same with examples on or off.
+            inputs = inputs[: self.num_inputs]
+            inputs += [e for e in self._examples(row) if e[0] not in {i for i, _ in inputs}]
             if inputs:
-                todo.append((row, inputs[: self.num_inputs]))
+                todo.append((row, inputs))
             else:
                 yield Dropped(row["problem_id"], "no_valid_inputs", samples[0] if samples else "")
         # One batched call for every (problem, input) pair of the batch: engines batch far better than a loop.
@@ -69,3 +88,4 @@ class Tests(LLMStage):
                    "output_reasoning": outs,
                    "expected": [v[0] for v in votes],
                    "vote_share": [v[1] for v in votes]}
+

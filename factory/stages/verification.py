@@ -27,7 +27,8 @@ from omegaconf import DictConfig, OmegaConf
 from factory.sandbox import ray_resources
 from factory.schema import VERIFICATION
 from factory.stages.base import Dropped, Stage
-from factory.verify import labels, pairs, rules, select
+from factory.literals import same_literal
+from factory.verify import examples, labels, pairs, rules, select
 
 HISTOGRAM = ((0.0, "0"), (0.25, "(0,0.25]"), (0.5, "(0.25,0.5]"), (0.75, "(0.5,0.75]"), (0.999999, "(0.75,1)"))
 
@@ -65,7 +66,9 @@ class Verification(Stage):
         self.opts = _plain(self.verify)
         v = self.opts
         rules.check_rule(v.rule, float(v.tau), v.rejected)
-        labels.check_mode(v.outputs, v.min_agree)
+        labels.check_mode(v.outputs, v.min_agree, getattr(v, "consensus", "suite"))
+        if getattr(v, "examples", "off") not in ("check", "off"):
+            raise ValueError(f"verify.examples={v.examples!r}: expected check or off")
         if not 0 < float(v.max_same_output) <= 1:
             raise ValueError(f"verify.max_same_output={v.max_same_output!r}: expected a number in (0, 1]")
 
@@ -118,10 +121,20 @@ class Verification(Stage):
         if d.trusted and len(suite) < int(v.min_tests):
             # Two or three agreeing tests are too thin to trust a solution on (and to train a verifier on).
             out.update(trusted=False, reason="too_few_tests", chosen_solution_ids=[], rejected_solution_ids=[])
-        elif d.trusted and v.outputs != "predicted" and labels.distinct_programs(row, d.chosen) < int(v.min_agree):
+        elif d.trusted and v.outputs != "predicted":
             # Labels from execution: each input may be labelled by a different pair of programs, so one program
-            # can pass them all alone. CodeT's consensus set: the chosen programs must agree on the whole suite.
-            out.update(trusted=False, reason="no_consensus", chosen_solution_ids=[], rejected_solution_ids=[])
+            # can pass them all alone. CodeT's consensus set: the chosen programs must agree on the whole suite,
+            # and (verify.consensus=all) on the inputs left unlabelled too. Chosen solutions outside the
+            # consensus are neither chosen nor rejected: no label proves them wrong.
+            agreed = labels.consensus_set(row, d.chosen, getattr(v, "consensus", "suite"), suite)
+            if labels.distinct_programs(row, agreed) < int(v.min_agree):
+                out.update(trusted=False, reason="no_consensus", chosen_solution_ids=[], rejected_solution_ids=[])
+            else:
+                out["chosen_solution_ids"] = agreed
+        if out["trusted"] and getattr(v, "examples", "off") == "check" and contradicts_example(row, found):
+            # The statement says f(x) == y and the trusted solutions return z: the solutions misread it, or the
+            # statement is wrong; a solver row pairing that prompt with that code is wrong either way.
+            out.update(trusted=False, reason="contradicts_example", chosen_solution_ids=[], rejected_solution_ids=[])
         return out, suite
 
     def _ensemble(self, states) -> None:
@@ -181,6 +194,15 @@ class Verification(Stage):
 
     def shard_metrics(self, rows_out: list[dict]) -> dict:
         return verification_metrics(rows_out)
+
+
+def contradicts_example(row: dict, found: list) -> bool:
+    """A labelled input for which the problem statement gives a different output (factory/verify/examples.py)."""
+    if not row.get("problem") or not row.get("entry_point"):
+        return False
+    stated = examples.stated_outputs(row["problem"], row["entry_point"], list(row.get("params") or []))
+    return any(label is not None and inp in stated and not same_literal(label, stated[inp])
+               for inp, label in zip(row["test_inputs"], found))
 
 
 def _bucket(score: float) -> str:

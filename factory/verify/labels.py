@@ -13,8 +13,9 @@ predicts ~4% of outputs right, so its votes rarely label anything), `agreed` whe
 
 Guards against solutions that agree on a wrong value: identical programs (same AST) count once, since a sample
 repeated is not a second opinion; a value held only by programs that crash on some other input does not count
-(a crash on an input another program handles shows it does not do what the problem asks); and the constant-function check of selection
-still applies to the labels.
+(a crash on an input another program handles shows it does not do what the problem asks); the chosen solutions
+must be a consensus on every input, labelled or not (`consensus_set`, `verify.consensus=all`); and the
+constant-function check of selection still applies to the labels.
 """
 
 from __future__ import annotations
@@ -32,9 +33,11 @@ CRASHES = ("runtime_error", "timeout", "memory_limit", "output_limit", "syntax_e
            "unserializable_output")
 
 
-def check_mode(mode: str, min_agree: int) -> None:
+def check_mode(mode: str, min_agree: int, consensus: str = "all") -> None:
     if mode not in MODES:
         raise ValueError(f"verify.outputs={mode!r}: expected one of {', '.join(MODES)}")
+    if consensus not in CONSENSUS:
+        raise ValueError(f"verify.consensus={consensus!r}: expected one of {', '.join(CONSENSUS)}")
     if int(min_agree) < 1:
         raise ValueError(f"verify.min_agree={min_agree!r}: expected an integer >= 1")
 
@@ -64,6 +67,42 @@ def program_key(code: str) -> str:
 def distinct_programs(row: dict, solution_ids: list[str]) -> int:
     ids = set(solution_ids)
     return len({program_key(s["code"]) for s in row["solutions"] if s["solution_id"] in ids})
+
+
+CONSENSUS = ("all", "suite")
+
+
+def output_signature(row: dict, solution_id: str, indices: set[int] | None = None) -> tuple:
+    """What a solution did on each input (of `indices`, else all): the value it returned, or that it crashed."""
+    out = {}
+    for v in row["verdicts"]:
+        i = int(v["test_index"])
+        if v["solution_id"] != solution_id or (indices is not None and i not in indices):
+            continue
+        try:
+            out[i] = literal_key(v["output"]) if v["status"] in RETURNED and v["output"] is not None else "!crash"
+        except ValueError:
+            out[i] = "!unparseable"
+    return tuple(sorted(out.items()))
+
+
+def consensus_set(row: dict, solution_ids: list[str], on: str = "all", suite: list[int] | None = None) -> list[str]:
+    """CodeT's consensus set among `solution_ids` (solutions that pass the labelled suite): the largest group,
+    counted in distinct programs, whose members did the same on every input (`on="all"`: labelled or not) or on
+    the suite only (`on="suite"`, where all of them agree by construction). [] on a tie between groups.
+
+    Why all inputs: an input stays unlabelled when the programs split on it (tied or weak agreement). Two
+    programs that each pass the labelled inputs but return different values on such an input read the task
+    differently; at most one of them is right, so they are not a consensus, however the suite looks."""
+    indices = None if on == "all" else set(suite or [])
+    program = {s["solution_id"]: program_key(s["code"]) for s in row["solutions"]}
+    groups: dict[tuple, list[str]] = defaultdict(list)
+    for sid in solution_ids:
+        groups[output_signature(row, sid, indices)].append(sid)
+    ranked = sorted(groups.values(), key=lambda g: -len({program[s] for s in g}))
+    if len(ranked) > 1 and len({program[s] for s in ranked[1]}) == len({program[s] for s in ranked[0]}):
+        return []
+    return ranked[0] if ranked else []
 
 
 def executed_labels(row: dict, min_agree: int) -> tuple[list, list[str]]:

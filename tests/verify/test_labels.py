@@ -14,7 +14,7 @@ from __future__ import annotations
 import pytest
 
 from factory.verify.labels import executed_labels, label_inputs
-from tests.stages.test_verification import FIB, ids, run_verification
+from tests.stages.test_verification import FIB, HCE, ids, run_verification
 from tests.verify import humaneval as he
 
 GOLD = ["1", "0", "4", "24", "81", "274", "927"]
@@ -22,9 +22,15 @@ GOLD = ["1", "0", "4", "24", "81", "274", "927"]
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
+    """Each mode with the chosen solutions' consensus taken on the labelled suite (verify.consensus=suite, the
+    rule before consensus on every input), and executed with the default consensus on every input."""
     rows = [he.tests_row(*FIB), he.tests_row(*FIB, flip=[6], pid="fib_flipped")]
-    return {mode: run_verification(tmp_path_factory.mktemp(mode), rows, "verify.coverage=false",
-                                   f"verify.outputs={mode}") for mode in ("predicted", "executed", "agreed")}
+    out = {mode: run_verification(tmp_path_factory.mktemp(mode), rows, "verify.coverage=false",
+                                  f"verify.outputs={mode}", "verify.consensus=suite")
+           for mode in ("predicted", "executed", "agreed")}
+    out["executed_all"] = run_verification(tmp_path_factory.mktemp("all"), rows, "verify.coverage=false",
+                                           "verify.outputs=executed")
+    return out
 
 
 def test_predicted_labels_are_the_vote(runs):
@@ -44,6 +50,53 @@ def test_executed_labels_come_from_the_solutions(runs):
         assert row["rejected_solution_ids"] == ids(pid, 1, 2, 3)
         # the verifier is rewarded for predicting what the code does: its samples equal to the label are chosen
         assert row["outputs"] == "executed"
+
+
+def test_consensus_on_every_input_closes_the_blind_spot(runs):
+    """cut_large passes every labelled input with the canonical solution but returns 0 on the two inputs the
+    programs tied on: the two read the task differently, so they are no consensus (verify.consensus=all)."""
+    for pid in ("HumanEval_63", "fib_flipped"):
+        row = runs["executed_all"][pid]
+        assert row["labels"] == GOLD[:5] + [None, None]   # the same labels as under consensus=suite
+        assert not row["trusted"] and row["reason"] == "no_consensus"
+        assert row["chosen_solution_ids"] == [] and row["rejected_solution_ids"] == []
+
+
+def test_consensus_set_groups_programs_by_what_they_do_everywhere():
+    from factory.verify.labels import consensus_set
+
+    # a, b and d pass the labelled input 0; on input 1 (unlabelled) a and d return 3, b returns 4; e is a
+    # reformatted copy of b: one program, so {b, e} is one program against {a, d}'s two
+    row = _row({"a": "def f(x): return 3", "b": "def f(x): return x + 2", "d": "def f(x):\n    return 3 + 0",
+                "e": "def f(x):\n    return x + 2  # same"},
+               [("a", 0, "returned", "3"), ("b", 0, "returned", "3"), ("d", 0, "returned", "3"),
+                ("e", 0, "returned", "3"), ("a", 1, "returned", "3"), ("b", 1, "returned", "4"),
+                ("d", 1, "returned", "3"), ("e", 1, "returned", "4")], 2)
+    assert consensus_set(row, ["a", "b", "d", "e"]) == ["a", "d"]
+    assert consensus_set(row, ["a", "b", "d", "e"], on="suite", suite=[0]) == ["a", "b", "d", "e"]
+    assert consensus_set(row, ["a", "b", "e"]) == []    # one program each way: a tie, no consensus
+    # a crash where another chosen program returns is doing something different too
+    crash = _row({"a": "def f(x): return 3", "b": "def f(x): return 1 + 2"},
+                 [("a", 0, "returned", "3"), ("b", 0, "returned", "3"), ("a", 1, "runtime_error", None),
+                  ("b", 1, "returned", "3")], 2)
+    assert consensus_set(crash, ["a", "b"]) == []
+
+
+def test_a_suite_that_contradicts_the_statements_own_example_is_not_trusted(tmp_path):
+    """verify.examples=check: HumanEval/0 with a doctest added for the suite's first input; the vote labels it
+    with the gold answer, the statement says otherwise in one row and agrees in the other."""
+    rows = []
+    for pid, wrong in (("contradicted", True), ("consistent", False)):
+        row = {**he.tests_row(*HCE, pid=pid), "params": ["numbers", "threshold"]}
+        stated = he.wrong_value(row["expected"][0]) if wrong else row["expected"][0]
+        row["problem"] += f"\n    >>> has_close_elements({row['test_inputs'][0][1:-1]})\n    {stated}\n"
+        rows.append(row)
+    out = run_verification(tmp_path / "check", rows, "verify.coverage=false")
+    assert not out["contradicted"]["trusted"] and out["contradicted"]["reason"] == "contradicts_example"
+    assert out["contradicted"]["chosen_solution_ids"] == [] and out["contradicted"]["rejected_solution_ids"] == []
+    assert out["consistent"]["trusted"]
+    off = run_verification(tmp_path / "off", rows, "verify.coverage=false", "verify.examples=off")
+    assert off["contradicted"]["trusted"] and off["contradicted"]["labels"] == out["contradicted"]["labels"]
 
 
 def test_agreed_keeps_inputs_where_both_roles_agree(runs):
