@@ -15,7 +15,10 @@ Part 2, trust precision (with `SMALL`'s solution and input settings): HumanEval 
 decontamination: for this measurement only), solved, tested and verified by the same model, then every
 sampled solution is run against HumanEval's own tests. Per mode and rule: precision = of trusted problems, the
 share whose chosen solutions all pass the gold tests (also per chosen solution); recall = of the problems where
-some sampled solution passes the gold tests, the share trusted.
+some sampled solution passes the gold tests, the share trusted. First per precision lever (LEVERS: example inputs
+from the problem statement, consensus on every input, contradicts_example, stricter min_agree / min_tests), all
+in `executed` mode on the same solutions, the first column being the code before them; then per mode and rule
+with the defaults. Precision comes with its 95% Wilson interval (a handful of trusted problems is a wide one).
 
 Writes docs/perf/yield.md.
 """
@@ -151,31 +154,77 @@ def gold_pass(problems, solutions: dict[str, list[dict]]) -> dict[str, bool]:
     return {c.id: all(v.status == "pass" for v in vs) for c, vs in zip(cases, verdicts)}
 
 
+# Precision levers, each a column measured on the same solutions (executed/strict): how many example inputs
+# the tests stage adds (0: the model's inputs only, the first run's tests; else the tests of the `he-examples`
+# run) and the verification keys. The first column is the code before the levers (their ADDED values).
+OFF = ["verify.consensus=suite", "verify.examples=off"]
+LEVERS = [
+    ("before: model inputs, consensus on the suite", 0, OFF),
+    ("+ consensus on every input", 0, ["verify.consensus=all", "verify.examples=off"]),
+    ("+ contradicts_example", 0, ["verify.consensus=suite", "verify.examples=check"]),
+    ("+ example inputs", 8, OFF),
+    ("+ example inputs + consensus on every input", 8, ["verify.consensus=all", "verify.examples=off"]),
+    ("+ example inputs + consensus + contradicts_example (defaults)", 8, []),
+    ("defaults + min_agree=3", 8, ["verify.min_agree=3"]),
+    ("defaults + min_tests=4", 8, ["verify.min_tests=4"]),
+]
+
+
+def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float] | None:
+    """95% Wilson score interval of a proportion k/n (sound for small n, unlike k/n +- 1.96 se)."""
+    if not n:
+        return None
+    p, d = k / n, 1 + z * z / n
+    mid, half = (p + z * z / (2 * n)) / d, z * ((p * (1 - p) / n + z * z / (4 * n * n)) ** 0.5) / d
+    return round(mid - half, 3), round(mid + half, 3)
+
+
+def cell(run: Path, gold: dict, solvable: set) -> dict:
+    """Precision (problems whose chosen solutions all pass gold, of the trusted) and recall (of the solvable)."""
+    verification = rows(run / "verification")
+    trusted = [r for r in verification if r["trusted"]]
+    right = [r for r in trusted if all(gold[c] for c in r["chosen_solution_ids"])]
+    chosen = [c for r in trusted for c in r["chosen_solution_ids"]]
+    return {"trusted": len(trusted), "right": len(right),
+            "precision": round(len(right) / len(trusted), 3) if trusted else None,
+            "interval": wilson(len(right), len(trusted)),
+            "chosen": len(chosen), "chosen_right": sum(gold[c] for c in chosen),
+            "recall": round(len({r["problem_id"] for r in right} & solvable) / len(solvable), 3) if solvable else None,
+            "untrusted": dict(Counter(r["reason"] for r in verification if not r["trusted"]).most_common(5)),
+            "problems": ", ".join(f"{r['problem_id'].split('_')[-1]}{'+' if r in right else '-'}" for r in trusted)}
+
+
 def precision_part(args, work: Path) -> dict:
-    problems = humaneval_problems(args.humaneval, work / "he-problems")
-    base = ["executor=local", "wandb.enabled=false", f"problems_from={work / 'he-problems'}", *SMALL[1:],
-            *args.override]
-    first = work / "he-predicted-strict"
-    factory(["generate", *base, "verify.outputs=predicted", f"run_dir={first}"])
+    if args.he_problems:   # an existing folder, as written by humaneval_problems
+        from factory.eval.benchmarks import load_humaneval
+        he_dir, problems = Path(args.he_problems), load_humaneval()[: args.humaneval]
+    else:
+        he_dir = work / "he-problems"
+        problems = humaneval_problems(args.humaneval, he_dir)
+    base = ["executor=local", "wandb.enabled=false", f"problems_from={he_dir}", *SMALL[1:], *args.override]
+    first = work / "he-predicted-strict"   # the model's inputs only: the first lever column's tests
+    factory(["generate", *base, "verify.outputs=predicted", "generate.example_inputs=0", f"run_dir={first}"])
+    examples = work / "he-examples"        # the same solutions, tests re-made with the statement's examples
+    if not (examples / "tests").exists():
+        copy_upstream(first, examples)
+    factory(["generate", *base, "verify.outputs=executed", "generate.example_inputs=8", f"run_dir={examples}"])
     solved = {r["problem_id"]: r["solutions"] for r in rows(first / "solutions")}
     gold = gold_pass(problems, solved)
     solvable = {pid for pid, sols in solved.items() if any(gold[s["solution_id"]] for s in sols)}
     out = {"problems": len(problems), "with_solutions": len(solved), "solvable": len(solvable),
-           "solutions": len(gold), "gold_pass": sum(gold.values()), "cells": {}}
+           "solutions": len(gold), "gold_pass": sum(gold.values()), "cells": {}, "levers": {}}
+    for j, (name, n_examples, extra) in enumerate(LEVERS):
+        run = work / f"he-lever{j}"
+        copy_upstream(examples if n_examples else first, run)
+        factory(["generate", *base, "verify.outputs=executed", f"generate.example_inputs={n_examples}", *extra,
+                 f"run_dir={run}"])
+        out["levers"][name] = cell(run, gold, solvable)
     for mode in MODES:
         for rule, extra in RULES.items():
             run = work / f"he-{mode}-{rule}"
-            if run != first:
-                copy_upstream(first, run)
-                factory(["generate", *base, f"verify.outputs={mode}", *extra, f"run_dir={run}"])
-            trusted = [r for r in rows(run / "verification") if r["trusted"]]
-            right = [r for r in trusted if all(gold[c] for c in r["chosen_solution_ids"])]
-            chosen = [c for r in trusted for c in r["chosen_solution_ids"]]
-            out["cells"][f"{mode}/{rule}"] = {
-                "trusted": len(trusted), "right": len(right),
-                "precision": round(len(right) / len(trusted), 3) if trusted else None,
-                "chosen": len(chosen), "chosen_right": sum(gold[c] for c in chosen),
-                "recall": round(len({r["problem_id"] for r in right} & solvable) / len(solvable), 3) if solvable else None}
+            copy_upstream(examples, run)
+            factory(["generate", *base, f"verify.outputs={mode}", *extra, f"run_dir={run}"])
+            out["cells"][f"{mode}/{rule}"] = cell(run, gold, solvable)
     return out
 
 
@@ -207,12 +256,26 @@ def render(args, cols: dict, prec: dict, seconds: float) -> str:
         lines += [f"### Trust precision against HumanEval's tests ({prec['problems']} problems, "
                   f"{prec['solutions']} sampled solutions of which {prec['gold_pass']} pass gold; "
                   f"{prec['solvable']} problems have a passing sample)", "",
-                  "| mode / rule | trusted | right | precision | chosen solutions right | recall |",
-                  "|---|---|---|---|---|---|"]
+                  "Per lever, `verify.outputs=executed`, strict rule (right = every chosen solution passes gold; "
+                  "95% Wilson interval; recall = right of the problems with a passing sample):", "",
+                  "| lever | trusted | right | precision (95% interval) | chosen solutions right | recall | "
+                  "top untrusted reasons | trusted problems (HumanEval number, + right / - wrong) |",
+                  "|---|---|---|---|---|---|---|---|"]
+        for name, c in prec.get("levers", {}).items():
+            lines.append(_prec_row(name, c))
+        lines += ["", "Per mode and rule, with the defaults:", "",
+                  "| mode / rule | trusted | right | precision (95% interval) | chosen solutions right | recall | "
+                  "top untrusted reasons | trusted problems |", "|---|---|---|---|---|---|---|---|"]
         for name, c in prec["cells"].items():
-            lines.append(f"| {name} | {c['trusted']} | {c['right']} | {c['precision']} | "
-                         f"{c['chosen_right']}/{c['chosen']} | {c['recall']} |")
+            lines.append(_prec_row(name, c))
     return "\n".join(lines) + "\n"
+
+
+def _prec_row(name: str, c: dict) -> str:
+    interval = f" ({c['interval'][0]}-{c['interval'][1]})" if c.get("interval") else ""
+    reasons = ", ".join(f"{k}={v}" for k, v in (c.get("untrusted") or {}).items())
+    return (f"| {name} | {c['trusted']} | {c['right']} | {c['precision']}{interval} | "
+            f"{c['chosen_right']}/{c['chosen']} | {c['recall']} | {reasons} | {c.get('problems', '')} |")
 
 
 def main() -> None:
@@ -223,6 +286,8 @@ def main() -> None:
     ap.add_argument("--override", nargs="*", default=[], help="extra key=value for every run (e.g. llm=openvino)")
     ap.add_argument("--out", default=str(ROOT / "docs" / "perf" / "yield.md"))
     ap.add_argument("--keep", default=None, help="keep the runs in this folder")
+    ap.add_argument("--he-problems", default=None, help="an existing HumanEval problems folder to solve (kept runs "
+                    "name its path in their fingerprints, so reusing them needs the same folder)")
     args = ap.parse_args()
     args.load = os.getloadavg()[0]
     work = Path(args.keep or tempfile.mkdtemp(prefix="yield-"))

@@ -40,7 +40,7 @@ def build_stage(cfg, name: str, run_dir: Path):
     llm = dict(llm=cfg.llm, model=cfg.model, seed=cfg.seed)
     if name == "problems":
         from factory.stages.problems import Problems
-        return Problems(sampling=g.problem, styles=tuple(g.styles), **llm)
+        return Problems(sampling=g.problem, styles=tuple(g.styles), problem_code=g.get("problem_code", "keep"), **llm)
     if name == "signatures":
         from factory.stages.signatures import Signatures
         return Signatures(sampling=g.signature, **llm)

@@ -30,7 +30,7 @@ SANDBOX = ("sandbox.kind", "sandbox.image", "sandbox.python", "sandbox.isolation
 
 KEYS: dict[str, tuple[str, ...]] = {
     "seeds": ("seeds", "num_problems", "shard_size", "seed"),
-    "problems": LLM + ("generate.problem", "generate.styles"),
+    "problems": LLM + ("generate.problem", "generate.styles", "generate.problem_code"),
     "signatures": LLM + ("generate.signature",),
     "dedup": ("dedup",),
     "solutions": LLM + ("generate.solution", "generate.num_solutions", "problems_from"),
@@ -51,7 +51,7 @@ KEYS: dict[str, tuple[str, ...]] = {
 
 # Keys added after run dirs were recorded, with the value that does what the code did before the key existed:
 # at that value a key is left out of the fingerprint, so a run recorded before it resumes instead of recomputing.
-ADDED = {"generate.example_inputs": 0, "verify.consensus": "suite", "verify.examples": "off"}
+ADDED = {"generate.problem_code": "keep", "generate.example_inputs": 0, "verify.consensus": "suite", "verify.examples": "off"}
 
 ENABLED = {"soft": ("verify.soft", LLM), "repair": ("repair", LLM), "repair_executions": ("repair", SANDBOX)}
 EXCLUDE = {"verification": "verify.soft."}
