@@ -22,6 +22,13 @@ class Sampling:
     # One seed per prompt, in prompt order (None: `seed` for the whole call). Stages derive them from row ids, so
     # a prompt samples the same replies whatever batch it lands in, and prompts of one batch are not correlated.
     seeds: tuple[int, ...] | None = None
+    # One reply format per prompt, in prompt order: a regex the whole reply must match (factory/llm/structured.py),
+    # None for a free reply. Backends that constrain decoding enforce it; `regex_of` is how they read it.
+    regexes: tuple[str | None, ...] | None = None
+
+    def regex_of(self, i: int) -> str | None:
+        """The regex prompt i's reply must match, or None (free text)."""
+        return self.regexes[i] if self.regexes is not None else None
 
     def seed_of(self, i: int) -> int | None:
         """The seed of prompt i: its own when `seeds` is set, else `seed` (None: unseeded)."""

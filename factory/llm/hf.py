@@ -83,10 +83,18 @@ class HFLLM:
             # A batched generate draws from one RNG: seed it with the batch's first prompt's own seed.
             seed = (sampling.seed_of(chunk[0]) if sampling.seeds
                     else None if sampling.seed is None else sampling.seed + start)
-            for i, replies in zip(chunk, self._generate_safely([texts[i] for i in chunk], sampling, seed)):
+            regexes = [sampling.regex_of(i) for i in chunk]
+            for i, replies in zip(chunk, self._generate_safely([texts[i] for i in chunk], regexes, sampling, seed)):
                 results[i] = replies
         raise_if_all_failed("hf", self._failed, len(prompts), self._error)
         return results
+
+    def _grammar(self):
+        if getattr(self, "_grammars", None) is None:   # xgrammar is imported only when a reply is constrained
+            from factory.llm.grammar import Grammars
+
+            self._grammars = Grammars(self.tokenizer, self.model.config.vocab_size)
+        return self._grammars
 
     def _render(self, messages: Messages) -> str | None:
         try:
@@ -95,11 +103,13 @@ class HFLLM:
             log.warning("chat template failed for one prompt: %s", err)
             return None
 
-    def _generate_safely(self, texts: list[str | None], sampling: Sampling, seed: int | None) -> list[list[str]]:
+    def _generate_safely(self, texts: list[str | None], regexes: list[str | None], sampling: Sampling,
+                         seed: int | None) -> list[list[str]]:
         empty = [""] * sampling.n
         good = [t for t in texts if t is not None]
+        good_regexes = [r for t, r in zip(texts, regexes) if t is not None]
         try:
-            replies = iter(self._generate_batch(good, sampling, seed) if good else [])
+            replies = iter(self._generate_batch(good, good_regexes, sampling, seed) if good else [])
             return [next(replies) if t is not None else empty for t in texts]
         except Exception as err:  # out of memory, a prompt longer than the model's context, ...
             if len(good) <= 1:
@@ -110,11 +120,13 @@ class HFLLM:
             if self.device.startswith("cuda"):
                 torch.cuda.empty_cache()
             half = len(texts) // 2
-            return (self._generate_safely(texts[:half], sampling, seed)
-                    + self._generate_safely(texts[half:], sampling, None if seed is None else seed + half))
+            return (self._generate_safely(texts[:half], regexes[:half], sampling, seed)
+                    + self._generate_safely(texts[half:], regexes[half:], sampling,
+                                            None if seed is None else seed + half))
 
     @torch.inference_mode()
-    def _generate_batch(self, texts: list[str], sampling: Sampling, seed: int | None) -> list[list[str]]:
+    def _generate_batch(self, texts: list[str], regexes: list[str | None], sampling: Sampling,
+                        seed: int | None) -> list[list[str]]:
         if seed is not None:
             torch.manual_seed(seed)
         batch = self.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(self.device)
@@ -122,6 +134,8 @@ class HFLLM:
         copies = 1 if greedy else sampling.n
         kwargs = dict(do_sample=False) if greedy else dict(
             do_sample=True, temperature=sampling.temperature, top_p=sampling.top_p, top_k=0)
+        if any(r is not None for r in regexes):   # generate's rows: each prompt's `copies` sequences in a run
+            kwargs["logits_processor"] = [self._grammar().processor([r for r in regexes for _ in range(copies)])]
         out = self.model.generate(
             **batch, max_new_tokens=sampling.max_tokens, num_return_sequences=copies,
             pad_token_id=self.tokenizer.pad_token_id, **kwargs)

@@ -10,6 +10,9 @@ Standard library only (urllib + threads): the backend must not add a dependency 
 - Each prompt carries its own seed (`Sampling.seeds`), so replies do not depend on the batch a prompt is in.
 - 401/403/404 are configuration errors (key, URL, model name): raised at once, naming the setting.
 - Endpoints that return fewer than `n` choices (some hosted APIs ignore `n`) are asked again for the rest.
+- A prompt with a reply format (`Sampling.regexes`) sends it in the field `regex_field` names: vLLM's server
+  (>= 0.10.2) reads `"structured_outputs": {"regex": ...}`, older ones `"guided_regex"`; hosted APIs have no regex
+  constraint (their `response_format` takes JSON schemas only), so `regex_field=null` sends nothing.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ log = logging.getLogger(__name__)
 RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504}
 PROMPT_STATUS = {400, 413, 422}
 MAX_BACKOFF_S = 30.0
+REGEX_FIELDS = ("structured_outputs", "guided_regex", None)
 
 
 class PromptRejected(Exception):
@@ -40,7 +44,11 @@ class PromptRejected(Exception):
 
 class OpenAIChat:
     def __init__(self, base_url: str, model: str, *, api_key_env: str | None = "OPENAI_API_KEY",
-                 max_concurrency: int = 8, max_retries: int = 5, timeout: float = 120, backoff_s: float = 1.0):
+                 max_concurrency: int = 8, max_retries: int = 5, timeout: float = 120, backoff_s: float = 1.0,
+                 regex_field: str | None = "structured_outputs"):
+        if regex_field not in REGEX_FIELDS:
+            raise ValueError(f"llm.regex_field={regex_field!r} is not one of {', '.join(map(str, REGEX_FIELDS))}")
+        self.regex_field = regex_field
         if not base_url:
             raise ValueError("llm.base_url is empty: set it to the endpoint, e.g. http://127.0.0.1:8000/v1")
         self.url = base_url.rstrip("/") + "/chat/completions"
@@ -61,18 +69,19 @@ class OpenAIChat:
 
     def generate(self, prompts: list[Messages], sampling: Sampling) -> list[list[str]]:
         with ThreadPoolExecutor(max_workers=min(self.max_concurrency, max(1, len(prompts)))) as pool:
-            results = list(pool.map(lambda i: self._replies(prompts[i], sampling, sampling.seed_of(i)),
-                                    range(len(prompts))))
+            results = list(pool.map(lambda i: self._replies(prompts[i], sampling, sampling.seed_of(i),
+                                                            sampling.regex_of(i)), range(len(prompts))))
         errors = [err for _, err in results if err is not None]
         raise_if_all_failed("openai", len(errors), len(prompts), errors[-1] if errors else None)
         return [replies for replies, _ in results]
 
-    def _replies(self, messages: Messages, sampling: Sampling, seed: int | None) -> tuple[list[str], Exception | None]:
+    def _replies(self, messages: Messages, sampling: Sampling, seed: int | None,
+                 regex: str | None = None) -> tuple[list[str], Exception | None]:
         """(n replies, None), or (n empty replies, the error) when the endpoint refused this prompt."""
         replies: list[str] = []
         try:
             while len(replies) < sampling.n:
-                got = self._complete(messages, sampling, sampling.n - len(replies), seed)
+                got = self._complete(messages, sampling, sampling.n - len(replies), seed, regex)
                 if not got:
                     break
                 replies += got
@@ -81,11 +90,16 @@ class OpenAIChat:
             return [""] * sampling.n, err
         return (replies + [""] * sampling.n)[:sampling.n], None
 
-    def _complete(self, messages: Messages, sampling: Sampling, n: int, seed: int | None) -> list[str]:
+    def _complete(self, messages: Messages, sampling: Sampling, n: int, seed: int | None,
+                  regex: str | None = None) -> list[str]:
         body = {"model": self.model, "messages": messages, "n": n, "temperature": sampling.temperature,
                 "top_p": sampling.top_p, "max_tokens": sampling.max_tokens}
         if seed is not None:
             body["seed"] = seed
+        if regex is not None and self.regex_field == "structured_outputs":
+            body["structured_outputs"] = {"regex": regex}
+        elif regex is not None and self.regex_field == "guided_regex":
+            body["guided_regex"] = regex
         reply = self._post(json.dumps(body).encode())
         usage = reply.get("usage") if isinstance(reply, dict) else None
         with self._count_lock:   # requests run on a thread pool

@@ -13,6 +13,10 @@ Assumptions and choices:
 - A prompt that fails gets empty strings: the batch is halved until the failing prompt is alone (after a
   failed call the pipeline keeps the survivors' requests; they are stepped to the end before the next call).
   A call where every prompt failed raises `BackendFailed` (base.py): the shard is retried, not stored as drops.
+- A prompt with a reply format (`Sampling.regexes`) is constrained by OpenVINO's `StructuredOutputConfig(regex)`
+  (xgrammar inside OpenVINO; its vocabulary is the IR's tokenizer, which decodes every non-special token as the
+  HF tokenizer does). Its n samples go as n one-sequence requests (see `_generate_batch` for why), seeded
+  `seed * 1000 + j`, so they differ from the same prompt's free samples.
 """
 
 from __future__ import annotations
@@ -52,7 +56,7 @@ class OpenVINOLLM:
         results: list[list[str]] = [[""] * sampling.n for _ in prompts]
         todo = [i for i, t in enumerate(ids) if t]
         for i, replies in zip(todo, self._generate_safely([ids[i] for i in todo], [seeds[i] for i in todo],
-                                                          sampling)):
+                                                          [sampling.regex_of(i) for i in todo], sampling)):
             results[i] = replies
         raise_if_all_failed("openvino", self.failed, len(prompts), self.last_error)
         return results
@@ -73,11 +77,12 @@ class OpenVINOLLM:
             self.last_error = err
             return None
 
-    def _generate_safely(self, ids: list[list[int]], seeds: list[int], sampling: Sampling) -> list[list[str]]:
+    def _generate_safely(self, ids: list[list[int]], seeds: list[int], regexes: list[str | None],
+                         sampling: Sampling) -> list[list[str]]:
         if not ids:
             return []
         try:
-            return self._generate_batch(ids, seeds, sampling)
+            return self._generate_batch(ids, seeds, regexes, sampling)
         except Exception as err:
             self._drain()
             if len(ids) == 1:
@@ -85,29 +90,39 @@ class OpenVINOLLM:
                 self.failed, self.last_error = self.failed + 1, err
                 return [[""] * sampling.n]
             half = len(ids) // 2  # one bad prompt must not cost its neighbours their replies
-            return (self._generate_safely(ids[:half], seeds[:half], sampling)
-                    + self._generate_safely(ids[half:], seeds[half:], sampling))
+            return (self._generate_safely(ids[:half], seeds[:half], regexes[:half], sampling)
+                    + self._generate_safely(ids[half:], seeds[half:], regexes[half:], sampling))
 
-    def _generate_batch(self, ids: list[list[int]], seeds: list[int], sampling: Sampling) -> list[list[str]]:
+    def _generate_batch(self, ids: list[list[int]], seeds: list[int], regexes: list[str | None],
+                        sampling: Sampling) -> list[list[str]]:
         import numpy as np
         import openvino
 
         greedy = sampling.temperature <= 0
         copies = 1 if greedy else sampling.n
-        tensors = [openvino.Tensor(np.array([t], dtype=np.int64)) for t in ids]
-        configs = [self._config(sampling, copies, seed) for seed in seeds]
-        out = self.pipe.generate(tensors, configs)
-        replies = []
-        for result in out:
+        # A constrained prompt asks for its samples as `copies` requests of one sequence each: OpenVINO GenAI
+        # 2026.4 gives all sequences of one request a single grammar matcher, so with num_return_sequences > 1
+        # every sequence's tokens advance it and the replies come out garbled (docs/perf/structured.md).
+        requests = [(i, self._config(sampling, 1, seed * 1000 + j, regex))
+                    for i, (seed, regex) in enumerate(zip(seeds, regexes)) if regex is not None and copies > 1
+                    for j in range(copies)]
+        requests += [(i, self._config(sampling, copies, seed, regex))
+                     for i, (seed, regex) in enumerate(zip(seeds, regexes)) if regex is None or copies == 1]
+        out = self.pipe.generate([openvino.Tensor(np.array([ids[i]], dtype=np.int64)) for i, _ in requests],
+                                 [config for _, config in requests])
+        texts: list[list[str]] = [[] for _ in ids]
+        for (i, _), result in zip(requests, out):
             self.tokens_out += sum(len(g) for g in result.m_generation_ids)
-            texts = [self.tokenizer.decode(list(g), skip_special_tokens=True) for g in result.m_generation_ids]
-            if len(texts) != copies:
-                raise RuntimeError(f"OpenVINO returned {len(texts)} sequences for a prompt, expected {copies}")
-            replies.append(texts * (sampling.n // copies))
-        return replies
+            texts[i] += [self.tokenizer.decode(list(g), skip_special_tokens=True) for g in result.m_generation_ids]
+        for replies in texts:
+            if len(replies) != copies:
+                raise RuntimeError(f"OpenVINO returned {len(replies)} sequences for a prompt, expected {copies}")
+        return [replies * (sampling.n // copies) for replies in texts]
 
-    def _config(self, sampling: Sampling, copies: int, seed: int):
+    def _config(self, sampling: Sampling, copies: int, seed: int, regex: str | None = None):
         config = self._genai.GenerationConfig()
+        if regex is not None:   # OpenVINO's own xgrammar compiles the regex against the IR's tokenizer
+            config.structured_output_config = self._genai.StructuredOutputConfig(regex=regex)
         config.max_new_tokens = sampling.max_tokens
         config.eos_token_id = self.eos
         config.stop_token_ids = self.stop_ids

@@ -88,8 +88,9 @@ def replies_from_outputs(outputs: list[Any], n: int, copies: int) -> list[list[s
 class VLLM:
     def __init__(self, model_path: str, *, tensor_parallel_size: int = 1, gpu_memory_utilization: float = 0.9,
                  max_model_len: int | None = None, dtype: str = "auto", seeded: bool = True,
-                 engine: Any = None, sampling_params: Any = None):
-        """`engine` and `sampling_params` (vllm.LLM and vllm.SamplingParams stand-ins) are for CPU tests."""
+                 engine: Any = None, sampling_params: Any = None, structured_params: Any = None):
+        """`engine`, `sampling_params` and `structured_params` (stand-ins for vllm.LLM, vllm.SamplingParams and
+        vllm.sampling_params.StructuredOutputsParams) are for CPU tests."""
         self.seeded = bool(seeded)
         if engine is None:
             import vllm  # GPU only, and heavy: imported by the worker that runs the engine, never earlier
@@ -101,14 +102,17 @@ class VLLM:
                 dtype=dtype, distributed_executor_backend="mp" if int(tensor_parallel_size) > 1 else None,
             )
             sampling_params = vllm.SamplingParams
-        self.engine, self.sampling_params = engine, sampling_params
+            # vLLM >= 0.10.2 (0.29 here): `structured_outputs=StructuredOutputsParams(regex=...)`; the older
+            # `guided_decoding=GuidedDecodingParams(...)` is gone. Backend: xgrammar by default ("auto").
+            from vllm.sampling_params import StructuredOutputsParams as structured_params
+        self.engine, self.sampling_params, self.structured_params = engine, sampling_params, structured_params
         self.tokens_out = 0   # generated tokens, all calls: the stages report them per shard
 
     def generate(self, prompts: list[Messages], sampling: Sampling) -> list[list[str]]:
         if not prompts:
             return []
         kwargs, copies = per_prompt_kwargs(sampling, len(prompts), self.seeded)
-        params = [self.sampling_params(**k) for k in kwargs]
+        params = [self.sampling_params(**k, **self._structured(sampling.regex_of(i))) for i, k in enumerate(kwargs)]
         try:
             outputs = self.engine.chat(prompts, params, use_tqdm=False)
         except Exception as err:
@@ -119,6 +123,10 @@ class VLLM:
             return self._one_by_one(prompts, params, sampling.n, copies)
         self._count(outputs)
         return replies_from_outputs(outputs, sampling.n, copies)
+
+    def _structured(self, regex: str | None) -> dict[str, Any]:
+        """The SamplingParams argument that makes vLLM's reply match `regex` (factory/llm/structured.py)."""
+        return {} if regex is None else {"structured_outputs": self.structured_params(regex=regex)}
 
     def _count(self, outputs: list[Any]) -> None:
         self.tokens_out += sum(

@@ -45,26 +45,32 @@ class LLMStage(Stage):
         tokens, self._tokens_reported = total - self._tokens_reported, total
         return {"tokens": tokens}
 
-    def params(self, n: int = 1, key: str | list[str] = "", sampling: Any = None) -> Sampling:
+    def params(self, n: int = 1, key: str | list[str] = "", sampling: Any = None,
+               formats: list[str] | None = None) -> Sampling:
         """Sampling for one call. `key`: the row id of each prompt (a list), or one id for the call, then prompt i
-        is keyed `key/i`. Each prompt's seed comes from its key, so a retried shard samples the same replies."""
+        is keyed `key/i`. Each prompt's seed comes from its key, so a retried shard samples the same replies.
+        `formats`: each prompt's reply regex (factory/llm/structured.py), enforced when the step's config says
+        `structured: true`."""
         s = sampling or self.sampling
         keys = key if isinstance(key, list) else None
         seeds = tuple(self._seed(k) for k in keys) if keys is not None else None
+        regexes = tuple(formats) if formats is not None and getattr(s, "structured", False) else None
         return Sampling(n=n, temperature=s.temperature, top_p=s.top_p, max_tokens=s.max_tokens,
-                        seed=self._seed(key if isinstance(key, str) else "|".join(key)), seeds=seeds)
+                        seed=self._seed(key if isinstance(key, str) else "|".join(key)), seeds=seeds,
+                        regexes=regexes)
 
     def _seed(self, key: str) -> int:
         return int(hashlib.sha1(f"{self.seed}:{key}".encode()).hexdigest()[:8], 16)
 
-    def ask(self, prompts: list, n: int = 1, key: str | list[str] = "", sampling: Any = None) -> list[list[str]]:
+    def ask(self, prompts: list, n: int = 1, key: str | list[str] = "", sampling: Any = None,
+            formats: list[str] | None = None) -> list[list[str]]:
         if not prompts:
             return []
         if isinstance(key, str):
             key = [f"{key}/{i}" for i in range(len(prompts))]
         if len(key) != len(prompts):
             raise ValueError(f"{self.name}: {len(key)} keys for {len(prompts)} prompts")
-        return self.engine.generate(prompts, self.params(n, key, sampling))
+        return self.engine.generate(prompts, self.params(n, key, sampling, formats))
 
 
 def stable_id(prefix: str, *parts: str) -> str:

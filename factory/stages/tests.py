@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from factory.llm import structured
 from factory.prompts import chat
 from factory.prompts.fields import test_input_fields
 from factory.schema import TESTS
@@ -57,7 +58,8 @@ class Tests(LLMStage):
 
     def process(self, rows):
         prompts = [chat("test_inputs", **test_input_fields(r, self.num_inputs)) for r in rows]
-        replies = self.ask(prompts, n=self.input_samples, key=[r["problem_id"] for r in rows])
+        formats = [structured.test_inputs(r["entry_point"], len(r["params"]), self.num_inputs) for r in rows]
+        replies = self.ask(prompts, n=self.input_samples, key=[r["problem_id"] for r in rows], formats=formats)
         todo = []
         for row, samples in zip(rows, replies):
             inputs, rejects = self._inputs(row, samples)
@@ -75,8 +77,8 @@ class Tests(LLMStage):
         out_prompts = [chat("test_output", problem=row["problem"], signature=row["signature"],
                             call=call_text(row["entry_point"], inp)) for row, inputs in todo for inp, _ in inputs]
         keys = [f"{row['problem_id']}/out{j}" for row, inputs in todo for j in range(len(inputs))]
-        samples = iter(self.ask(out_prompts, n=self.num_outputs, key=keys,
-                                sampling=self.output_sampling))
+        samples = iter(self.ask(out_prompts, n=self.num_outputs, key=keys, sampling=self.output_sampling,
+                                formats=[structured.test_output()] * len(out_prompts)))
         for row, inputs in todo:
             outs = [next(samples) for _ in inputs]
             answers = [[answer_text(r, row["entry_point"]) for r in replies] for replies in outs]
