@@ -26,10 +26,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 # deploy/local.sh's settings for a 135M model (README "Quickstart"), and an evaluation that fits the machine:
-# greedy code only (no sampled negatives: false positives come from AST mutants) and 5 mutants per problem.
+# greedy code only (no sampled negatives: false positives come from AST mutants), 5 mutants per problem, and only
+# the base and each DPO model evaluated (on 2 cores one evaluation of 164 problems costs about one iteration).
 SETTINGS = ["verify.outputs=executed", "generate.styles=[mbpp]", "generate.num_solutions=8",
             "generate.input_samples=8", "generate.solution.temperature=0.6",
-            "eval.num_samples=0", "eval.mutants=5", "eval.benchmarks=[humaneval]"]
+            "eval.num_samples=0", "eval.mutants=5", "eval.benchmarks=[humaneval]", "eval.checkpoints=final"]
 RATES = (("greedy_pass@1", "code pass@1", "_solutions.jsonl", "passed"),
          ("output_accuracy", "test output acc", "_outputs.jsonl", "correct"))
 

@@ -30,16 +30,21 @@ from factory.eval.benchmarks import load_benchmark
 log = logging.getLogger(__name__)
 
 
-def checkpoints(reports: list[dict]) -> list[dict]:
-    """label, model folder (None: the base preset) and iteration of every checkpoint of the iterations so far."""
+def checkpoints(reports: list[dict], which: str = "all") -> list[dict]:
+    """label, model folder (None: the base preset) and iteration of every checkpoint of the iterations so far;
+    `which="final"`: the base model and each iteration's final (DPO) model only, for runs where an evaluation
+    costs as much as an iteration (the SFT rows of Table 1 are then absent, not estimated)."""
+    if which not in ("all", "final"):
+        raise ValueError(f"eval.checkpoints={which!r}: expected all or final")
     out = [{"label": "base", "model": None, "iteration": None}]
     for r in reports:
         start = None if str(r["generator"]).startswith("preset:") else r["generator"]
         sft = r["train"]["sft"].get("model_out") or start
         dpo = r["train"]["dpo"].get("model_out") or sft
         i = r["iteration"]
-        out += [{"label": f"iter_{i}_sft", "model": sft, "iteration": i},
-                {"label": f"iter_{i}_dpo", "model": dpo, "iteration": i}]
+        if which == "all":
+            out.append({"label": f"iter_{i}_sft", "model": sft, "iteration": i})
+        out.append({"label": f"iter_{i}_dpo", "model": dpo, "iteration": i})
     return out
 
 
@@ -56,7 +61,7 @@ def evaluate_run(cfg, run_dir: Path, reports: list[dict]) -> dict | None:
     rows, first = [], {}
     with contextlib.ExitStack() as stack:
         sandbox = _Lazy(lambda: stack.enter_context(_sandbox(cfg)))
-        for ck in checkpoints(reports):
+        for ck in checkpoints(reports, ev.get("checkpoints") or "all"):
             key = _key(ck["model"])
             if key in first:   # the same weights as an earlier checkpoint
                 rows.append({**ck, "same_as": first[key]["label"], "metrics": first[key]["metrics"]})

@@ -3,6 +3,8 @@ evaluated again (no model, no sandbox is started), the tables and the paper's Fi
 
 import json
 
+import pytest
+
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -24,6 +26,10 @@ def test_checkpoints_follow_the_models_and_skipped_steps_carry_over(tmp_path):
     got = [(c["label"], c["model"]) for c in iterations.checkpoints(reports)]
     assert got == [("base", None), ("iter_0_sft", "/r/iter_0/train/sft/model"), ("iter_0_dpo", "/r/iter_0/model"),
                    ("iter_1_sft", "/r/iter_1/train/sft/model"), ("iter_1_dpo", "/r/iter_1/train/sft/model")]
+    final = [(c["label"], c["model"]) for c in iterations.checkpoints(reports, "final")]
+    assert final == [("base", None), ("iter_0_dpo", "/r/iter_0/model"), ("iter_1_dpo", "/r/iter_1/train/sft/model")]
+    with pytest.raises(ValueError, match="eval.checkpoints"):
+        iterations.checkpoints(reports, "some")
 
 
 def _metrics(pass1, acc):
