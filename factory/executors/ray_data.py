@@ -25,6 +25,7 @@ import os
 import re
 import sys
 import threading
+import warnings
 from pathlib import Path
 
 from factory.executors import ShardFailed, run_logged, setup_logged
@@ -172,8 +173,9 @@ def _bounded(key: str, retries: int):
 
     Ray Data restarts a dead actor and retries its task forever by default (`max_task_retries=-1`), so a shard
     that kills every worker it lands on (an input that OOMs the sandbox, a model that segfaults on one prompt)
-    would hang the run. Bounded, the run fails naming the stage. `ray_remote_args_fn` because map_batches'
-    catch-all `**ray_remote_args` is deprecated in Ray 2.60; Ray Data merges these over its defaults."""
+    would hang the run. Bounded, the run fails naming the stage. Ray 2.60 has no named map_batches parameter for
+    retries: both `ray_remote_args_fn` and the catch-all `**ray_remote_args` are deprecated for removal in 2.64
+    (the pinned Ray is 2.60; revisit on upgrade). Ray Data merges these over its defaults."""
     return lambda: {key: retries}
 
 
@@ -214,13 +216,15 @@ class RayExecutor:
             remote = {"num_cpus": res.pop("num_cpus", 1), "num_gpus": res.pop("num_gpus", 0) or None,
                       "resources": res or None}
             retries = int(self.cluster_cfg.task_retries)
-            if _has_setup(stage):
-                ds = ds.map_batches(_ShardWorker, fn_constructor_args=(stage, in_dir, out_dir), batch_size=1,
-                                    compute=actor_pool(stage, self.cluster_cfg.max_actors),
-                                    ray_remote_args_fn=_bounded("max_task_retries", retries), **remote)
-            else:
-                ds = ds.map_batches(_run_task, fn_args=(stage, in_dir, out_dir), batch_size=1,
-                                    ray_remote_args_fn=_bounded("max_retries", retries), **remote)
+            with warnings.catch_warnings():   # see _bounded: the one route Ray 2.60 has, deprecated for 2.64
+                warnings.filterwarnings("ignore", message="`ray_remote_args_fn` is deprecated")
+                if _has_setup(stage):
+                    ds = ds.map_batches(_ShardWorker, fn_constructor_args=(stage, in_dir, out_dir), batch_size=1,
+                                        compute=actor_pool(stage, self.cluster_cfg.max_actors),
+                                        ray_remote_args_fn=_bounded("max_task_retries", retries), **remote)
+                else:
+                    ds = ds.map_batches(_run_task, fn_args=(stage, in_dir, out_dir), batch_size=1,
+                                        ray_remote_args_fn=_bounded("max_retries", retries), **remote)
             if progress:
                 progress.stage_started(stage.name, len(shards))
         out = []
