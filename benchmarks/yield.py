@@ -107,9 +107,10 @@ def yield_part(args, work: Path) -> dict:
             cols["before (old code, hf bf16)"] = column(work / "before", cpu)
         finally:
             subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=ROOT)
-    plain = work / "yield-plain"
-    cpu = factory(["generate", *base, "verify.outputs=predicted", f"run_dir={plain}"])
-    cols["prompts+parsers, default sampling (predicted)"] = column(plain, cpu)
+    if not args.small_only:
+        plain = work / "yield-plain"
+        cpu = factory(["generate", *base, "verify.outputs=predicted", f"run_dir={plain}"])
+        cols["prompts+parsers, default sampling (predicted)"] = column(plain, cpu)
     small = work / "yield-small"
     cpu = factory(["generate", *base, *SMALL, "verify.outputs=predicted", f"run_dir={small}"])
     cols["+ small-model sampling (predicted)"] = column(small, cpu)
@@ -286,6 +287,8 @@ def main() -> None:
     ap.add_argument("--override", nargs="*", default=[], help="extra key=value for every run (e.g. llm=openvino)")
     ap.add_argument("--out", default=str(ROOT / "docs" / "perf" / "yield.md"))
     ap.add_argument("--keep", default=None, help="keep the runs in this folder")
+    ap.add_argument("--small-only", action="store_true", help="yield: only the small-model column and its modes "
+                    "(what deploy/local.sh runs), not the default-sampling one")
     ap.add_argument("--he-problems", default=None, help="an existing HumanEval problems folder to solve (kept runs "
                     "name its path in their fingerprints, so reusing them needs the same folder)")
     args = ap.parse_args()

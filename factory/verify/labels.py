@@ -88,13 +88,25 @@ def output_signature(row: dict, solution_id: str, indices: set[int] | None = Non
 
 def consensus_set(row: dict, solution_ids: list[str], on: str = "all", suite: list[int] | None = None) -> list[str]:
     """CodeT's consensus set among `solution_ids` (solutions that pass the labelled suite): the largest group,
-    counted in distinct programs, whose members did the same on every input (`on="all"`: labelled or not) or on
-    the suite only (`on="suite"`, where all of them agree by construction). [] on a tie between groups.
+    counted in distinct programs, whose members returned the same values on every input they all answered
+    (`on="all"`: labelled or not) or on the suite only (`on="suite"`, where all of them agree by construction).
+    [] on a tie between groups.
 
     Why all inputs: an input stays unlabelled when the programs split on it (tied or weak agreement). Two
     programs that each pass the labelled inputs but return different values on such an input read the task
-    differently; at most one of them is right, so they are not a consensus, however the suite looks."""
-    indices = None if on == "all" else set(suite or [])
+    differently; at most one of them is right, so they are not a consensus, however the suite looks. An input
+    that one of them crashes on is left out of the comparison: it is mostly outside the task's domain (`f(1, 1)`
+    for a string function, where `a + b` returns 2 and `"".join([a + b])` raises), which tells robustness
+    apart, not readings."""
+    ids = set(solution_ids)
+    if on == "all":
+        answered: dict[int, set[str]] = defaultdict(set)
+        for v in row["verdicts"]:
+            if v["solution_id"] in ids and v["status"] in RETURNED and v["output"] is not None:
+                answered[int(v["test_index"])].add(v["solution_id"])
+        indices = {i for i, who in answered.items() if who == ids}
+    else:
+        indices = set(suite or [])
     program = {s["solution_id"]: program_key(s["code"]) for s in row["solutions"]}
     groups: dict[tuple, list[str]] = defaultdict(list)
     for sid in solution_ids:
