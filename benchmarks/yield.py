@@ -216,7 +216,8 @@ def precision_part(args, work: Path) -> dict:
            "solutions": len(gold), "gold_pass": sum(gold.values()), "cells": {}, "levers": {}}
     for j, (name, n_examples, extra) in enumerate(LEVERS):
         run = work / f"he-lever{j}"
-        copy_upstream(examples if n_examples else first, run)
+        if not (run / "executions").exists():   # --keep: a finished column resumes (its fingerprint decides)
+            copy_upstream(examples if n_examples else first, run)
         factory(["generate", *base, "verify.outputs=executed", f"generate.example_inputs={n_examples}", *extra,
                  f"run_dir={run}"])
         out["levers"][name] = cell(run, gold, solvable)
