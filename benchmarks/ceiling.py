@@ -2,6 +2,7 @@
 
     python benchmarks/ceiling.py --upstream /tmp/yfinal/he-executed-strict --work /tmp/ceil
     python benchmarks/ceiling.py --humaneval 16 --work /tmp/ceil   # no cached run: generates the LLM stages first
+    python benchmarks/ceiling.py --humaneval 164 --override model=qwen2.5-coder-7b-instruct llm=vllm   # a GPU
 
 The problems are HumanEval prompts (`problems_from`, as benchmarks/yield.py's precision part builds them), solved
 and tested by the embedded default model (SmolLM2-135M, llm=openvino) with deploy/local.sh's small-model settings
@@ -66,7 +67,8 @@ def upstream(args, work: Path) -> tuple[Path, str]:
     if args.upstream:
         src = Path(args.upstream)
         problems_from = yaml.safe_load((src / "config.yaml").read_text())["problems_from"]
-        stale = changed_upstream(src, [*BASE, EXECUTED, f"problems_from={problems_from}", f"run_dir={src}"])
+        stale = changed_upstream(src, [*BASE, *args.override, EXECUTED, f"problems_from={problems_from}",
+                                       f"run_dir={src}"])
         if stale:
             sys.exit(f"{src}: this config would recompute {', '.join(stale)} (LLM stages): use another --upstream "
                      f"or none (then they are generated)")
@@ -74,17 +76,17 @@ def upstream(args, work: Path) -> tuple[Path, str]:
     problems_from = str(work / "he-problems")
     Y.humaneval_problems(args.humaneval, Path(problems_from))
     src = work / "upstream"
-    Y.factory(["generate", *BASE, EXECUTED, f"problems_from={problems_from}", f"run_dir={src}"])
+    Y.factory(["generate", *BASE, *args.override, EXECUTED, f"problems_from={problems_from}", f"run_dir={src}"])
     return src, problems_from
 
 
-def run_modes(src: Path, problems_from: str, work: Path) -> dict[str, dict]:
+def run_modes(src: Path, problems_from: str, work: Path, override: list[str]) -> dict[str, dict]:
     out = {}
     for mode, extra in MODES.items():
         run = work / mode.replace(", ", "-").replace("=", "-")
         Y.copy_upstream(src, run)
         start = time.perf_counter()
-        cpu = Y.factory(["generate", *BASE, f"problems_from={problems_from}", *extra, f"run_dir={run}"])
+        cpu = Y.factory(["generate", *BASE, *override, f"problems_from={problems_from}", *extra, f"run_dir={run}"])
         out[mode] = {"run": run, "wall_s": time.perf_counter() - start, "cpu_s": cpu,
                      "summary": json.loads((run / "summary.json").read_text())}
         print(f"[ceiling] {mode}: {out[mode]['wall_s']:.0f} s", flush=True)
@@ -268,10 +270,12 @@ def render(args, runs: dict[str, dict], seconds: float) -> str:
     names = list(runs)
     columns = {n: cells(m) for n, m in runs.items()}
     up = runs["strict"]["summary"]
+    model = "" if any(o.startswith(("model=", "llm=")) for o in args.override) else "SmolLM2-135M, llm=openvino, "
+    model += "".join(f"{o}, " for o in args.override)
     lines = [f"Command: `python benchmarks/ceiling.py {' '.join(sys.argv[1:])}`; wall {seconds / 60:.1f} min; "
              f"load average at start {args.load:.1f} (shared machine).", "",
              f"{up['executions']['rows_in']} HumanEval problems with solutions and tests "
-             f"(solutions stage: {up['solutions']['rows_in']} problems in); SmolLM2-135M, llm=openvino, "
+             f"(solutions stage: {up['solutions']['rows_in']} problems in); {model}"
              f"verify.outputs=executed, SMALL sampling; LLM stages reused from `{args.upstream or 'this run'}`.", "",
              "| | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
     for i, label in enumerate(LABELS):
@@ -294,6 +298,7 @@ def main() -> None:
     ap.add_argument("--humaneval", type=int, default=64, help="problems, when no --upstream is given")
     ap.add_argument("--work", default="/tmp/ceil", help="where the per-mode runs go")
     ap.add_argument("--out", default=str(ROOT / "docs" / "perf" / "ceiling.md"))
+    ap.add_argument("--override", nargs="*", default=[], help="extra key=value for every run (model=..., llm=...)")
     args = ap.parse_args()
     args.load = os.getloadavg()[0]
     work = Path(args.work)
@@ -302,7 +307,7 @@ def main() -> None:
     src, problems_from = upstream(args, work)
     n = len(Y.rows(Path(problems_from)))
     problems = Y.humaneval_problems(n, work / "gold-problems")   # the same first n: HumanEval's order
-    runs = run_modes(src, problems_from, work)
+    runs = run_modes(src, problems_from, work, args.override)
     judge(problems, runs)
     compare(runs)
     text_ = render(args, runs, time.perf_counter() - start)

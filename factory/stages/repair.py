@@ -6,7 +6,7 @@ together): `repair` (LLM resources) writes the attempts into the row's `repairs`
 turn each passing repair into rows marked `source=repair` (factory/verify/pairs.py). What is repaired and how
 it is judged: factory/verify/repair.py.
 
-With `repair.enabled=false` (the default: not yet measured with a model that can repair, docs/verification.md)
+With `repair.enabled=false` (the default: on SmolLM2 it lowers the data's precision, docs/verification.md)
 both stages pass rows through with an empty `repairs` list, build no engine or sandbox and ask for one CPU.
 Every attempt that yields no row is a counted drop: repair_no_code_block, repair_syntax_error,
 repair_missing_entry_point, repair_unchanged, repair_no_failing_test, repair_fails_tests, repair_infra_error.
