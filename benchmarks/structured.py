@@ -70,7 +70,10 @@ def same(answer: str, value: str | None) -> bool:
 
 
 def inputs_figures(probs, replies) -> dict:
-    parsed_replies = inputs = valid = 0
+    """Counts per reply, and per problem what the tests stage pools: the replies' inputs without duplicates
+    (`distinct`; the stage keeps the first NUM_INPUTS), those the canonical solution runs on (`distinct_valid`),
+    and the problems left with at least one input, and with at least one valid input."""
+    parsed_replies = inputs = distinct = valid = with_inputs = with_valid = 0
     for row, samples in zip(probs, replies):
         calls = []
         for reply in samples:
@@ -78,10 +81,13 @@ def inputs_figures(probs, replies) -> dict:
             if not isinstance(found, str):
                 parsed_replies += 1
                 calls += [call_text(row["entry_point"], inp) for inp, _ in found]
-        inputs += len(calls)
-        valid += sum(ran for ran, _ in gold(row["problem_id"], calls)) if calls else 0
-    total = sum(len(s) for s in replies)
-    return {"replies": total, "parsed": parsed_replies, "inputs": inputs, "valid_inputs": valid}
+        pooled = list(dict.fromkeys(calls))
+        ran = [r for r, _ in gold(row["problem_id"], pooled)] if pooled else []
+        inputs, distinct, valid = inputs + len(calls), distinct + len(pooled), valid + sum(ran)
+        with_inputs, with_valid = with_inputs + bool(pooled), with_valid + any(ran)
+    return {"replies": sum(len(s) for s in replies), "parsed": parsed_replies, "inputs": inputs,
+            "distinct": distinct, "distinct_valid": valid, "problems_with_inputs": with_inputs,
+            "problems_with_valid": with_valid}
 
 
 def output_figures(cases, replies) -> dict:
@@ -110,6 +116,7 @@ def main() -> None:
     ap.add_argument("--samples", type=int, default=2)
     ap.add_argument("--max-tokens", type=int, default=256)
     ap.add_argument("--out")
+    ap.add_argument("--rescore", help="a --out FILE's .replies.json: recompute the figures, run no engine")
     args = ap.parse_args()
     print(f"load average at start: {os.getloadavg()[0]:.2f}", flush=True)
     run = Path(args.run)
@@ -121,7 +128,14 @@ def main() -> None:
     cases = [(r, call, gold(r["problem_id"], [call])[0][1]) for r, call in cases]
     out_prompts = [chat("test_output", problem=r["problem"], signature=r["signature"], call=c) for r, c, _ in cases]
     out_regex = structured.test_output()
-    results = {}
+    results, every = {}, {}
+    if args.rescore:   # figures from saved replies (the same prompts: same --run and --prompts)
+        saved = json.loads(Path(args.rescore).read_text())
+        for name, replies in saved.items():
+            step = name.split("/")[1]
+            figures = inputs_figures(probs, replies) if step == "test_inputs" else output_figures(cases, replies)
+            print(name, json.dumps(figures))
+        return
     for engine in args.engines:
         llm = make_llm(ENGINES[engine], MODEL)
         for step, prompts, regexes, temperature, figures, items in (
@@ -136,11 +150,13 @@ def main() -> None:
                 seconds = time.perf_counter() - start
                 results[f"{engine}/{step}/{mode}"] = {**figures(items, replies), "seconds": round(seconds, 1),
                                                       "example": replies[0][0][:300]}
+                every[f"{engine}/{step}/{mode}"] = replies
                 print(engine, step, mode, json.dumps(results[f"{engine}/{step}/{mode}"]), flush=True)
         del llm
     print(f"load average at end: {os.getloadavg()[0]:.2f}")
     if args.out:
         Path(args.out).write_text(json.dumps(results, indent=1))
+        Path(args.out).with_suffix(".replies.json").write_text(json.dumps(every))
 
 
 if __name__ == "__main__":

@@ -123,6 +123,8 @@ def validate(cfg: DictConfig, imply_relaxed: bool = False) -> None:
             + ["verify.soft", "repair"]:
         t = OmegaConf.select(cfg, f"{field}.temperature")
         _check(isinstance(t, (int, float)) and t >= 0, f"{field}.temperature", t, "a number >= 0")
+        structured = OmegaConf.select(cfg, f"{field}.structured", default=False)
+        _check(isinstance(structured, bool), f"{field}.structured", structured, "true or false")
 
 
 def save_config(cfg: DictConfig, run_dir: Path) -> None:

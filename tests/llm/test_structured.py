@@ -68,11 +68,12 @@ def test_a_test_inputs_reply_in_the_format_parses_line_for_line_with_the_right_a
 
 
 def test_a_test_output_reply_in_the_format_gives_its_answer():
-    pattern = structured.test_output(reasoning_chars=100)
-    reply = "It sums the list: 1 + 2 = 3.\nOutput: [3, 'x']"
+    pattern = structured.test_output(reasoning_lines=3)
+    reply = "It sums the list:\n\n1 + 2 = 3.\nOutput: [3, 'x']"
     assert re.fullmatch(pattern, reply)
     assert ast.literal_eval(answer_text(reply, "f")) == [3, "x"]
-    assert not re.fullmatch(pattern, "x" * 101 + "\nOutput: 3")         # reasoning longer than allowed
+    assert re.fullmatch(pattern, "Output: 3")                             # no reasoning at all is fine
+    assert not re.fullmatch(pattern, "a\n" * 4 + "Output: 3")            # more lines than allowed
     assert not re.fullmatch(pattern, "It is three.\nOutput: three")       # not a literal
 
 
@@ -197,3 +198,32 @@ def test_vllm_real_replies_match_the_test_inputs_format(tmp_path):
         assert partial.fullmatch(INPUTS, reply, partial=True), reply
         complete = [line for line in reply.splitlines()[1:] if line.endswith(("general", "corner", "difficult"))]
         assert len(parse_inputs(reply, 2, "pair_sum", ["xs", "k"])) >= len(set(complete)) > 0
+
+
+def test_openvino_samples_of_one_prompt_each_match_the_regex(tiny_path, tmp_path_factory):
+    """OpenVINO GenAI 2026.4 garbles constrained replies when one request carries several sequences (they share a
+    grammar matcher); the backend sends each sample as its own request, so every sample matches by itself."""
+    import regex as partial
+
+    from factory.llm import make_llm
+
+    llm = make_llm({"backend": "openvino", "weight_format": "fp16", "threads": 1},
+                   {"source": "local", "path": tiny_path, "cache_dir": str(tmp_path_factory.mktemp("ov-cache"))})
+    short = r"(yes|no)-[0-9]{1,3}"
+    prompts = [[{"role": "user", "content": f"inputs please {i}"}] for i in range(2)]
+    replies = llm.generate(prompts, Sampling(n=3, temperature=1.0, max_tokens=48, seeds=(1, 2),
+                                             regexes=(short, INPUTS)))
+    assert all(re.fullmatch(short, r) for r in replies[0]), replies[0]
+    assert all(partial.fullmatch(INPUTS, r, partial=True) for r in replies[1]), replies[1]
+    assert len(set(replies[0] + replies[1])) > 2   # sampled, each its own seed
+    free = llm.generate(prompts, Sampling(n=3, temperature=1.0, max_tokens=48, seeds=(1, 2)))
+    assert not any(re.fullmatch(short, r) for r in free[0])
+
+
+def test_structured_is_on_by_default_for_the_tests_steps_and_must_be_a_bool():
+    from factory.config import ConfigError, load_config
+
+    cfg = load_config([])
+    assert cfg.generate.test_inputs.structured is True and cfg.generate.test_output.structured is True
+    with pytest.raises(ConfigError, match=r"generate\.test_output\.structured"):
+        load_config(["generate.test_output.structured=maybe"])
