@@ -103,7 +103,8 @@ def text(messages: list[dict]) -> str:
 
 
 def verifier_index(final: list[dict]) -> tuple[dict, dict]:
-    """prompt -> (problem, test index) of each selected test of a trusted problem; problem -> its selected tests."""
+    """test_output prompt -> (inputs, label) of each selected test of a trusted problem; problem -> its selected
+    tests as (inputs, label): how a verifier row is traced back to the label it teaches."""
     from factory.verify.pairs import verifier_prompt
 
     by_prompt, suites = {}, {}
