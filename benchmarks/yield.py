@@ -195,6 +195,37 @@ def cell(run: Path, gold: dict, solvable: set) -> dict:
             "problems": ", ".join(f"{r['problem_id'].split('_')[-1]}{'+' if r in right else '-'}" for r in trusted)}
 
 
+def add_examples_without_llm(first: Path, out: Path, overrides: list[str]) -> None:
+    """`--examples-shortcut`: the tests stage with example inputs, without its LLM calls. The first run's tests
+    rows hold the model's inputs the stage keeps with examples on (the same prompts and seeds; examples go after
+    them), so the statement's example inputs are appended exactly as `Tests._examples` adds them, with no
+    sampled outputs for them. `executed`-mode trust never reads sampled outputs, so the executed columns are what
+    the tests stage gives; predicted/agreed cannot label those inputs, and verifier rows lack their samples."""
+    from factory.config import load_config
+    from factory.executors.shards import mark_stage_done, write_fingerprint, write_shard
+    from factory.pipeline import expected_records
+    from factory.stages.tests import Tests
+
+    copy_upstream(first, out)
+    shutil.rmtree(out / "executions", ignore_errors=True)
+    shutil.rmtree(out / "_meta" / "executions", ignore_errors=True)
+    cfg = load_config([*overrides, f"run_dir={out}"])
+    stage = Tests(llm=None, model=None, sampling=None, example_inputs=int(cfg.generate.example_inputs))
+    table = rows(out / "tests")
+    for r in table:
+        for inp, kind in [e for e in stage._examples(r) if e[0] not in set(r["test_inputs"])]:
+            r["test_inputs"].append(inp), r["input_kinds"].append(kind), r["output_samples"].append([])
+            r["output_reasoning"].append([]), r["expected"].append(None), r["vote_share"].append(0.0)
+    for f in (out / "tests").glob("shard-*.parquet"):
+        f.unlink()
+    shutil.rmtree(out / "_meta" / "tests", ignore_errors=True)
+    record = expected_records(cfg, ["solutions", "tests"])["tests"]
+    write_fingerprint(out / "tests", record)
+    write_shard(stage, out / "tests", "shard-00000", table, [], len(table), 0.0)
+    mark_stage_done(out / "tests", ["shard-00000"], record)
+    (out / "_shortcut.txt").write_text(add_examples_without_llm.__doc__)
+
+
 def precision_part(args, work: Path) -> dict:
     if args.he_problems:   # an existing folder, as written by humaneval_problems
         from factory.eval.benchmarks import load_humaneval
@@ -206,7 +237,9 @@ def precision_part(args, work: Path) -> dict:
     first = work / "he-predicted-strict"   # the model's inputs only: the first lever column's tests
     factory(["generate", *base, "verify.outputs=predicted", "generate.example_inputs=0", f"run_dir={first}"])
     examples = work / "he-examples"        # the same solutions, tests re-made with the statement's examples
-    if not (examples / "tests").exists():
+    if args.examples_shortcut:
+        add_examples_without_llm(first, examples, [*base, "generate.example_inputs=8"])
+    elif not (examples / "tests").exists():
         copy_upstream(first, examples)
     factory(["generate", *base, "verify.outputs=executed", "generate.example_inputs=8", f"run_dir={examples}"])
     solved = {r["problem_id"]: r["solutions"] for r in rows(first / "solutions")}
@@ -288,6 +321,8 @@ def main() -> None:
     ap.add_argument("--override", nargs="*", default=[], help="extra key=value for every run (e.g. llm=openvino)")
     ap.add_argument("--out", default=str(ROOT / "docs" / "perf" / "yield.md"))
     ap.add_argument("--keep", default=None, help="keep the runs in this folder")
+    ap.add_argument("--examples-shortcut", action="store_true", help="precision: add the example inputs to the "
+                    "first run's tests instead of re-running the tests stage's LLM calls (add_examples_without_llm)")
     ap.add_argument("--small-only", action="store_true", help="yield: only the small-model column and its modes "
                     "(what deploy/local.sh runs), not the default-sampling one")
     ap.add_argument("--he-problems", default=None, help="an existing HumanEval problems folder to solve (kept runs "
