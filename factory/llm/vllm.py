@@ -102,8 +102,8 @@ class VLLM:
                 dtype=dtype, distributed_executor_backend="mp" if int(tensor_parallel_size) > 1 else None,
             )
             sampling_params = vllm.SamplingParams
-            # vLLM >= 0.10.2 (0.29 here): `structured_outputs=StructuredOutputsParams(regex=...)`; the older
-            # `guided_decoding=GuidedDecodingParams(...)` is gone. Backend: xgrammar by default ("auto").
+            # vLLM >= 0.10.2 (0.29 here): `structured_outputs=StructuredOutputsParams(regex=...)`, which replaced
+            # `guided_decoding=GuidedDecodingParams(...)`. Its backend is "auto" (xgrammar where it can).
             from vllm.sampling_params import StructuredOutputsParams as structured_params
         self.engine, self.sampling_params, self.structured_params = engine, sampling_params, structured_params
         self.tokens_out = 0   # generated tokens, all calls: the stages report them per shard

@@ -72,7 +72,7 @@ def test_an_engine_error_is_isolated_by_halving_and_the_pipeline_recovers(llm):
     # step them out, halve the batch, and still answer the good prompts the same as alone.
     ids = [llm._tokens(p) for p in PROMPTS[:3]]
     greedy = Sampling(n=1, temperature=0.0, max_tokens=6)
-    replies = llm._generate_safely([ids[0], [], ids[1], ids[2]], [0, 1, 2, 3], greedy)
+    replies = llm._generate_safely([ids[0], [], ids[1], ids[2]], [0, 1, 2, 3], [None] * 4, greedy)
     assert replies[1] == [""] and llm.failed >= 1
     assert [replies[0], replies[2], replies[3]] == llm.generate(PROMPTS[:3], greedy)
 
