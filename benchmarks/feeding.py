@@ -271,8 +271,9 @@ def table(runs: dict, repeats: int, shards: int) -> str:
 
     base_name = next(iter(runs))
     lines = [f"after {repeats} repeat(s), load average {os.getloadavg()[0]:.1f}", "",
-             f"| variant | tokens/s | x {base_name} (paired) | wall s, {shards} shard(s) | tokens | engine idle share | "
-             "engine steps | requests in engine per step | rows kept |", "|---|---|---|---|---|---|---|---|---|"]
+             f"| variant | tokens/s | x {base_name} (paired) | wall s, {shards} shard(s) | tokens | "
+             "engine idle share | engine steps | requests in engine per step | rows kept |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for name, rs in runs.items():
         rate = statistics.median(r["rate"] for r in rs)
         # The median of per-repeat ratios: each pairs a variant with the baseline run just before it, so a
@@ -303,8 +304,9 @@ def main() -> None:
     shards = [rows[i:i + args.rows] for i in range(0, len(rows), args.rows)]
     command = "python benchmarks/feeding.py " + " ".join(sys.argv[1:])
     head = (f"Command: `{command}`\n\nCPUs: {len(os.sched_getaffinity(0))}; load average at start "
-            f"{os.getloadavg()[0]:.1f}; solutions stage on {len(shards)} shard(s) of {args.rows} HumanEval problems x {args.samples} samples, "
-            f"max_tokens={args.max_tokens}, temperature 0.8; median of {args.repeats} interleaved repeats")
+            f"{os.getloadavg()[0]:.1f}; solutions stage on {len(shards)} shard(s) of {args.rows} HumanEval problems "
+            f"x {args.samples} samples, max_tokens={args.max_tokens}, temperature 0.8; median of {args.repeats} "
+            "interleaved repeats")
     print(head, flush=True)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))   # `kill` still stops the server (finally below)
     server, url = start_server()
