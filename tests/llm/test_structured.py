@@ -227,3 +227,29 @@ def test_structured_is_on_by_default_for_the_tests_steps_and_must_be_a_bool():
     assert cfg.generate.test_inputs.structured is True and cfg.generate.test_output.structured is True
     with pytest.raises(ConfigError, match=r"generate\.test_output\.structured"):
         load_config(["generate.test_output.structured=maybe"])
+
+
+def test_the_tests_stage_asks_for_its_formats_per_row_and_step():
+    from omegaconf import OmegaConf
+
+    from factory.stages.tests import Tests
+
+    class Recorder:
+        def __init__(self):
+            self.calls = []
+
+        def generate(self, prompts, sampling):
+            self.calls.append(sampling)
+            reply = "```python\npair_sum([1], 2)  # general\n```" if len(self.calls) == 1 else "Output: 3"
+            return [[reply] * sampling.n for _ in prompts]
+
+    on = OmegaConf.create({"temperature": 0.6, "top_p": 0.95, "max_tokens": 64, "structured": True})
+    stage = Tests(llm={}, model={}, sampling=on, output_sampling=on, num_inputs=4, num_outputs=2)
+    stage.engine = Recorder()
+    row = {"problem_id": "p1", "problem": "sum", "signature": "def pair_sum(xs, k):\n    ...",
+           "entry_point": "pair_sum", "params": ["xs", "k"]}
+    out = [r for r in stage.process([row]) if isinstance(r, dict)]
+    inputs_call, outputs_call = stage.engine.calls
+    assert inputs_call.regexes == (structured.test_inputs("pair_sum", 2, 4),)
+    assert outputs_call.regexes == (structured.test_output(),)
+    assert out[0]["test_inputs"] == ["[[1], 2]"] and out[0]["expected"] == ["3"]
