@@ -4,7 +4,6 @@ backend against the scripted model (tests/scripted_model.py) and real Parquet sh
 from pathlib import Path
 
 import pyarrow.parquet as pq
-import pytest
 
 from factory.config import load_config
 from factory.executors.local import LocalExecutor
