@@ -53,7 +53,8 @@ def gold(problem_id: str, calls: list[str]) -> list[tuple[bool, object]]:
     """(ran, value) of HumanEval's canonical solution on each call, in a child process with a time limit."""
     p = read_problems()[problem_id.replace("HumanEval_", "HumanEval/")]
     code = p["prompt"] + p["canonical_solution"] + "\nimport json, sys\nout = []\n" + "".join(
-        f"try:\n    out.append([True, repr({c})])\nexcept BaseException:\n    out.append([False, None])\n" for c in calls
+        f"try:\n    out.append([True, repr({c})])\nexcept BaseException:\n    out.append([False, None])\n"
+        for c in calls
     ) + "print(json.dumps(out))\n"
     try:
         done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=20)

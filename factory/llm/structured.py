@@ -6,9 +6,9 @@ here is a full match of the whole reply: the engine may only emit text the regex
 the reply when it is complete.
 
 What each format guarantees to the parsers in factory/stages/parse.py:
-- `test_inputs(entry_point, arity, n)`: a python block of 1..n lines `entry_point(a, b)  # kind`, each argument a
-  Python literal (numbers, strings and bytes, True/False/None, lists, tuples, dicts and sets nested `depth` deep), exactly
-  `arity` of them: every line is one input that `parse_inputs` reads.
+- `test_inputs(entry_point, arity, n)`: a python block of 1..n lines `entry_point(a, b)  # kind`, each argument
+  a Python literal (numbers, strings and bytes, True/False/None, lists, tuples, dicts and sets nested `depth`
+  deep), exactly `arity` of them: every line is one input that `parse_inputs` reads.
 - `test_output()`: free reasoning of at most `reasoning_lines` lines (so the answer comes before max_tokens
   does), then a last line `Output: <literal>`, which `answer_text` reads.
 Limits: literals nest at most `depth` containers deep (the regex grows ~8x per level; HumanEval inputs rarely go

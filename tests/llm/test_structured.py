@@ -54,7 +54,8 @@ def test_every_literal_repr_matches_and_the_regex_admits_only_literals():
 
 
 def test_a_test_inputs_reply_in_the_format_parses_line_for_line_with_the_right_arity():
-    reply = "```python\npair_sum([1, 2], 3)  # general\npair_sum([], 0)  # corner\npair_sum('#a', -1.5)  # difficult\n```"
+    reply = ("```python\npair_sum([1, 2], 3)  # general\npair_sum([], 0)  # corner\n"
+             "pair_sum('#a', -1.5)  # difficult\n```")
     assert re.fullmatch(INPUTS, reply)
     assert parse_inputs(reply, 2, "pair_sum", ["xs", "k"]) == [
         ("[[1, 2], 3]", "general"), ("[[], 0]", "corner"), ("['#a', -1.5]", "difficult")]
