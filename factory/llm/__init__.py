@@ -52,7 +52,7 @@ def make_llm(llm_cfg: Any, model_cfg: Any) -> LLM:
 
         return OpenAIChat(
             base_url=llm_cfg.get("base_url"), model=_served_name(llm_cfg, model_cfg),
-            api_key_env=llm_cfg.get("api_key_env"), max_concurrency=llm_cfg.get("max_concurrency", 8),
+            api_key_env=llm_cfg.get("api_key_env"), max_concurrency=llm_cfg.get("max_concurrency", 64),
             max_retries=llm_cfg.get("max_retries", 5), timeout=llm_cfg.get("timeout", 120),
             regex_field=llm_cfg.get("regex_field", "structured_outputs"),
         )
