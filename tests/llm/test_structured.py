@@ -221,11 +221,11 @@ def test_openvino_samples_of_one_prompt_each_match_the_regex(tiny_path, tmp_path
     assert not any(re.fullmatch(short, r) for r in free[0])
 
 
-def test_structured_is_on_by_default_for_the_tests_steps_and_must_be_a_bool():
+def test_structured_is_on_by_default_for_test_outputs_and_must_be_a_bool():
     from factory.config import ConfigError, load_config
 
-    cfg = load_config([])
-    assert cfg.generate.test_inputs.structured is True and cfg.generate.test_output.structured is True
+    cfg = load_config([])   # inputs: off, measured on the whole quickstart (docs/llm.md "Constrained decoding")
+    assert cfg.generate.test_inputs.structured is False and cfg.generate.test_output.structured is True
     with pytest.raises(ConfigError, match=r"generate\.test_output\.structured"):
         load_config(["generate.test_output.structured=maybe"])
 
