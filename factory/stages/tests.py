@@ -68,7 +68,8 @@ class Tests(LLMStage):
             # Examples go after the model's inputs and outside its cap, so the model's inputs (and the keys of
             # their output prompts) are the same with examples on or off.
             inputs = inputs[: self.num_inputs]
-            inputs += [e for e in self._examples(row) if e[0] not in {i for i, _ in inputs}]
+            seen = {i for i, _ in inputs}
+            inputs += [e for e in self._examples(row) if e[0] not in seen]
             if inputs:
                 todo.append((row, inputs))
             else:
