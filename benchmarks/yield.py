@@ -122,13 +122,13 @@ def yield_part(args, work: Path) -> dict:
     return cols
 
 
-def humaneval_problems(n: int, out: Path) -> list:
-    """The first n HumanEval problems as a `problems_from` folder (SIGNATURES rows)."""
+def humaneval_problems(n: int, out: Path, first: int = 0) -> list:
+    """n HumanEval problems from number `first` on as a `problems_from` folder (SIGNATURES rows)."""
     from factory.eval.benchmarks import load_humaneval
     from factory.schema import SIGNATURES
     from factory.stages.parse import parse_signature
 
-    problems, table = load_humaneval()[:n], []
+    problems, table = load_humaneval()[first: first + n], []
     for p in problems:
         parsed = parse_signature(p.prompt)
         params = parsed[1] if not isinstance(parsed, str) else []
@@ -229,10 +229,10 @@ def add_examples_without_llm(first: Path, out: Path, overrides: list[str]) -> No
 def precision_part(args, work: Path) -> dict:
     if args.he_problems:   # an existing folder, as written by humaneval_problems
         from factory.eval.benchmarks import load_humaneval
-        he_dir, problems = Path(args.he_problems), load_humaneval()[: args.humaneval]
+        he_dir, problems = Path(args.he_problems), load_humaneval()[args.he_first: args.he_first + args.humaneval]
     else:
         he_dir = work / "he-problems"
-        problems = humaneval_problems(args.humaneval, he_dir)
+        problems = humaneval_problems(args.humaneval, he_dir, args.he_first)
     base = ["executor=local", "wandb.enabled=false", f"problems_from={he_dir}", *SMALL[1:], *args.override]
     first = work / "he-predicted-strict"   # the model's inputs only: the first lever column's tests
     factory(["generate", *base, "verify.outputs=predicted", "generate.example_inputs=0", f"run_dir={first}"])
@@ -317,6 +317,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--problems", type=int, default=64)
     ap.add_argument("--humaneval", type=int, default=40)
+    ap.add_argument("--he-first", type=int, default=0, help="precision: the first HumanEval problem's number")
     ap.add_argument("--baseline-commit", default=None, help="also run this commit's code (llm=hf bf16)")
     ap.add_argument("--override", nargs="*", default=[], help="extra key=value for every run (e.g. llm=openvino)")
     ap.add_argument("--out", default=str(ROOT / "docs" / "perf" / "yield.md"))
