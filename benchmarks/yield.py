@@ -16,7 +16,8 @@ decontamination: for this measurement only), solved, tested and verified by the 
 sampled solution is run against HumanEval's own tests. Per mode and rule: precision = of trusted problems, the
 share whose chosen solutions all pass the gold tests (also per chosen solution); recall = of the problems where
 some sampled solution passes the gold tests, the share trusted. First per precision lever (LEVERS: example inputs
-from the problem statement, consensus on every input, contradicts_example, stricter min_agree / min_tests), all
+from the problem statement, consensus on every input, contradicts_example, boundary inputs, stricter min_agree /
+min_tests), all
 in `executed` mode on the same solutions, the first column being the code before them; then per mode and rule
 with the defaults. Precision comes with its 95% Wilson interval (a handful of trusted problems is a wide one).
 
@@ -155,19 +156,24 @@ def gold_pass(problems, solutions: dict[str, list[dict]]) -> dict[str, bool]:
     return {c.id: all(v.status == "pass" for v in vs) for c, vs in zip(cases, verdicts)}
 
 
-# Precision levers, each a column measured on the same solutions (executed/strict): how many example inputs
-# the tests stage adds (0: the model's inputs only, the first run's tests; else the tests of the `he-examples`
-# run) and the verification keys. The first column is the code before the levers (their ADDED values).
+# Precision levers, each a column measured on the same solutions (executed/strict): which tests the column
+# verifies (UPSTREAM: the model's inputs only, the first run's tests; + the statement's example inputs; + boundary
+# inputs too) and the verification keys. The first column is the code before the levers (their ADDED values).
 OFF = ["verify.consensus=suite", "verify.examples=off"]
+UPSTREAM = {"model": ["generate.example_inputs=0", "generate.boundary_inputs=0"],
+            "examples": ["generate.example_inputs=8", "generate.boundary_inputs=0"],
+            "boundary": ["generate.example_inputs=8", "generate.boundary_inputs=8"]}
 LEVERS = [
-    ("before: model inputs, consensus on the suite", 0, OFF),
-    ("+ consensus on every input", 0, ["verify.consensus=all", "verify.examples=off"]),
-    ("+ contradicts_example", 0, ["verify.consensus=suite", "verify.examples=check"]),
-    ("+ example inputs", 8, OFF),
-    ("+ example inputs + consensus on every input", 8, ["verify.consensus=all", "verify.examples=off"]),
-    ("+ example inputs + consensus + contradicts_example (defaults)", 8, []),
-    ("defaults + min_agree=3", 8, ["verify.min_agree=3"]),
-    ("defaults + min_tests=4", 8, ["verify.min_tests=4"]),
+    ("before: model inputs, consensus on the suite", "model", OFF),
+    ("+ consensus on every input", "model", ["verify.consensus=all", "verify.examples=off"]),
+    ("+ contradicts_example", "model", ["verify.consensus=suite", "verify.examples=check"]),
+    ("+ example inputs", "examples", OFF),
+    ("+ example inputs + consensus on every input", "examples", ["verify.consensus=all", "verify.examples=off"]),
+    ("+ example inputs + consensus + contradicts_example", "examples", []),
+    ("+ example inputs + boundary inputs", "boundary", OFF),
+    ("+ example inputs + consensus + contradicts_example + boundary inputs (defaults)", "boundary", []),
+    ("defaults + min_agree=3", "boundary", ["verify.min_agree=3"]),
+    ("defaults + min_tests=4", "boundary", ["verify.min_tests=4"]),
 ]
 
 
@@ -195,16 +201,18 @@ def cell(run: Path, gold: dict, solvable: set) -> dict:
             "problems": ", ".join(f"{r['problem_id'].split('_')[-1]}{'+' if r in right else '-'}" for r in trusted)}
 
 
-def add_examples_without_llm(first: Path, out: Path, overrides: list[str]) -> None:
-    """`--examples-shortcut`: the tests stage with example inputs, without its LLM calls. The first run's tests
-    rows hold the model's inputs the stage keeps with examples on (the same prompts and seeds; examples go after
-    them), so the statement's example inputs are appended exactly as `Tests._examples` adds them, with no
-    sampled outputs for them. `executed`-mode trust never reads sampled outputs, so the executed columns are what
-    the tests stage gives; predicted/agreed cannot label those inputs, and verifier rows lack their samples."""
+def add_inputs_without_llm(first: Path, out: Path, overrides: list[str]) -> None:
+    """`--examples-shortcut`: the tests stage with example and boundary inputs, without its LLM calls. The first
+    run's tests rows hold the model's inputs the stage keeps with them on (the same prompts and seeds; example and
+    boundary inputs go after them), so the statement's example inputs, then the boundary inputs, are appended
+    exactly as `Tests.process` adds them, with no sampled outputs for them. `executed`-mode trust never reads
+    sampled outputs, so the executed columns are what the tests stage gives; predicted/agreed cannot label those
+    inputs, and verifier rows lack their samples."""
     from factory.config import load_config
     from factory.executors.shards import mark_stage_done, write_fingerprint, write_shard
     from factory.pipeline import expected_records
     from factory.stages.tests import Tests
+    from factory.verify import boundary
 
     copy_upstream(first, out)
     shutil.rmtree(out / "executions", ignore_errors=True)
@@ -213,7 +221,10 @@ def add_examples_without_llm(first: Path, out: Path, overrides: list[str]) -> No
     stage = Tests(llm=None, model=None, sampling=None, example_inputs=int(cfg.generate.example_inputs))
     table = rows(out / "tests")
     for r in table:
-        for inp, kind in [e for e in stage._examples(r) if e[0] not in set(r["test_inputs"])]:
+        added = [e for e in stage._examples(r) if e[0] not in set(r["test_inputs"])]
+        inputs = r["test_inputs"] + [i for i, _ in added]
+        added += [(b, boundary.KIND) for b in boundary.boundary_inputs(inputs, int(cfg.generate.boundary_inputs))]
+        for inp, kind in added:
             r["test_inputs"].append(inp), r["input_kinds"].append(kind), r["output_samples"].append([])
             r["output_reasoning"].append([]), r["expected"].append(None), r["vote_share"].append(0.0)
     for f in (out / "tests").glob("shard-*.parquet"):
@@ -223,7 +234,7 @@ def add_examples_without_llm(first: Path, out: Path, overrides: list[str]) -> No
     write_fingerprint(out / "tests", record)
     write_shard(stage, out / "tests", "shard-00000", table, [], len(table), 0.0)
     mark_stage_done(out / "tests", ["shard-00000"], record)
-    (out / "_shortcut.txt").write_text(add_examples_without_llm.__doc__)
+    (out / "_shortcut.txt").write_text(add_inputs_without_llm.__doc__)
 
 
 def precision_part(args, work: Path) -> dict:
@@ -235,29 +246,29 @@ def precision_part(args, work: Path) -> dict:
         problems = humaneval_problems(args.humaneval, he_dir, args.he_first)
     base = ["executor=local", "wandb.enabled=false", f"problems_from={he_dir}", *SMALL[1:], *args.override]
     first = work / "he-predicted-strict"   # the model's inputs only: the first lever column's tests
-    factory(["generate", *base, "verify.outputs=predicted", "generate.example_inputs=0", f"run_dir={first}"])
-    examples = work / "he-examples"        # the same solutions, tests re-made with the statement's examples
-    if args.examples_shortcut:
-        add_examples_without_llm(first, examples, [*base, "generate.example_inputs=8"])
-    elif not (examples / "tests").exists():
-        copy_upstream(first, examples)
-    factory(["generate", *base, "verify.outputs=executed", "generate.example_inputs=8", f"run_dir={examples}"])
+    factory(["generate", *base, "verify.outputs=predicted", *UPSTREAM["model"], f"run_dir={first}"])
+    upstream = {"model": first}
+    for name in ("examples", "boundary"):   # the same solutions, tests re-made with more inputs
+        upstream[name] = work / f"he-{name}"
+        if args.examples_shortcut:
+            add_inputs_without_llm(first, upstream[name], [*base, *UPSTREAM[name]])
+        elif not (upstream[name] / "tests").exists():
+            copy_upstream(first, upstream[name])
+        factory(["generate", *base, "verify.outputs=executed", *UPSTREAM[name], f"run_dir={upstream[name]}"])
     solved = {r["problem_id"]: r["solutions"] for r in rows(first / "solutions")}
     gold = gold_pass(problems, solved)
     solvable = {pid for pid, sols in solved.items() if any(gold[s["solution_id"]] for s in sols)}
     out = {"problems": len(problems), "with_solutions": len(solved), "solvable": len(solvable),
            "solutions": len(gold), "gold_pass": sum(gold.values()), "cells": {}, "levers": {}}
-    for j, (name, n_examples, extra) in enumerate(LEVERS):
+    for j, (name, tests, extra) in enumerate(LEVERS):
         run = work / f"he-lever{j}"
-        if not (run / "executions").exists():   # --keep: a finished column resumes (its fingerprint decides)
-            copy_upstream(examples if n_examples else first, run)
-        factory(["generate", *base, "verify.outputs=executed", f"generate.example_inputs={n_examples}", *extra,
-                 f"run_dir={run}"])
+        copy_upstream(upstream[tests], run)
+        factory(["generate", *base, "verify.outputs=executed", *UPSTREAM[tests], *extra, f"run_dir={run}"])
         out["levers"][name] = cell(run, gold, solvable)
     for mode in MODES:
         for rule, extra in RULES.items():
             run = work / f"he-{mode}-{rule}"
-            copy_upstream(examples, run)
+            copy_upstream(upstream["boundary"], run)
             factory(["generate", *base, f"verify.outputs={mode}", *extra, f"run_dir={run}"])
             out["cells"][f"{mode}/{rule}"] = cell(run, gold, solvable)
     return out
@@ -322,8 +333,9 @@ def main() -> None:
     ap.add_argument("--override", nargs="*", default=[], help="extra key=value for every run (e.g. llm=openvino)")
     ap.add_argument("--out", default=str(ROOT / "docs" / "perf" / "yield.md"))
     ap.add_argument("--keep", default=None, help="keep the runs in this folder")
-    ap.add_argument("--examples-shortcut", action="store_true", help="precision: add the example inputs to the "
-                    "first run's tests instead of re-running the tests stage's LLM calls (add_examples_without_llm)")
+    ap.add_argument("--examples-shortcut", action="store_true", help="precision: add the example and boundary "
+                    "inputs to the first run's tests instead of re-running the tests stage's LLM calls "
+                    "(add_inputs_without_llm)")
     ap.add_argument("--small-only", action="store_true", help="yield: only the small-model column and its modes "
                     "(what deploy/local.sh runs), not the default-sampling one")
     ap.add_argument("--he-problems", default=None, help="an existing HumanEval problems folder to solve (kept runs "

@@ -54,7 +54,8 @@ def build_stage(cfg, name: str, run_dir: Path):
         from factory.stages.tests import Tests
         return Tests(sampling=g.test_inputs, output_sampling=g.test_output, num_inputs=g.num_inputs,
                      num_outputs=g.num_outputs,
-                     input_samples=g.input_samples, example_inputs=g.get("example_inputs", 0), **llm)
+                     input_samples=g.input_samples, example_inputs=g.get("example_inputs", 0),
+                     boundary_inputs=g.get("boundary_inputs", 0), **llm)
     if name == "executions":
         from factory.stages.executions import Executions
         return Executions(sandbox=cfg.sandbox)

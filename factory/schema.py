@@ -46,7 +46,7 @@ SOLUTIONS = pa.schema(list(DEDUP) + [("solutions", pa.list_(SOLUTION))])
 
 TESTS = pa.schema(list(SOLUTIONS) + [
     ("test_inputs", pa.list_(pa.string())),                   # each a literal list of positional args
-    ("input_kinds", pa.list_(pa.string())),                   # general | corner | difficult
+    ("input_kinds", pa.list_(pa.string())),                   # general | corner | difficult | example | boundary
     ("output_samples", pa.list_(pa.list_(pa.string()))),      # K sampled expected outputs per input (literals or unparsed text)
     ("output_reasoning", pa.list_(pa.list_(pa.string()))),    # the chain of thought of each sample
     ("expected", pa.list_(pa.string())),                      # majority output per input; null when none parsed

@@ -8,6 +8,10 @@ inputs of kind `example` (`generate.example_inputs`, up to that many): the probl
 what the task means, so programs that agree on a misreading of it tend to part on them. Only their inputs are
 taken; their stated outputs are never labels (a weak model's examples are often wrong): labels stay the vote
 or the execution consensus.
+
+Boundary inputs (`generate.boundary_inputs`, kind `boundary`: 0-3, '', [] put into the first input, one argument
+at a time; factory/verify/boundary.py) come last: edges that neither the model nor the statement proposed, where
+programs that agree elsewhere part.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from factory.schema import TESTS
 from factory.stages.base import Dropped
 from factory.stages.llm_stage import LLMStage
 from factory.stages.parse import answer_text, call_text, parse_inputs
+from factory.verify import boundary
 from factory.verify.examples import example_inputs
 from factory.verify.vote import majority
 
@@ -36,6 +41,7 @@ class Tests(LLMStage):
     num_outputs: int = 4
     input_samples: int = 1   # replies sampled for the inputs call; their inputs are pooled (generate.input_samples)
     example_inputs: int = 0  # inputs taken from example calls in the problem text, at most (generate.example_inputs)
+    boundary_inputs: int = 0  # boundary inputs added, at most (generate.boundary_inputs)
 
     def _examples(self, row: dict) -> list[tuple[str, str]]:
         """Inputs of the entry point's calls written in the problem statement, in order, without duplicates."""
@@ -70,6 +76,7 @@ class Tests(LLMStage):
             inputs = inputs[: self.num_inputs]
             seen = {i for i, _ in inputs}
             inputs += [e for e in self._examples(row) if e[0] not in seen]
+            inputs += [(b, boundary.KIND) for b in boundary.boundary_inputs([i for i, _ in inputs], self.boundary_inputs)]
             if inputs:
                 todo.append((row, inputs))
             else:

@@ -15,7 +15,9 @@ Guards against solutions that agree on a wrong value: identical programs (same A
 repeated is not a second opinion; a value held only by programs that crash on some other input does not count
 (a crash on an input another program handles shows it does not do what the problem asks); the chosen solutions
 must be a consensus on every input, labelled or not (`consensus_set`, `verify.consensus=all`); and the
-constant-function check of selection still applies to the labels.
+constant-function check of selection still applies to the labels. Boundary inputs (factory/verify/boundary.py)
+are probes that may lie outside the task's domain (0 for a positive int), where a right program may raise: one
+that any program crashes on gets no label (`boundary_crash`), and a crash there bars no program from vouching.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import ast
 from collections import defaultdict
 
 from factory.literals import literal_key, same_literal
+from factory.verify.boundary import KIND as BOUNDARY
 from factory.verify.vote import majority
 
 MODES = ("predicted", "executed", "agreed")
@@ -119,11 +122,15 @@ def consensus_set(row: dict, solution_ids: list[str], on: str = "all", suite: li
 
 def executed_labels(row: dict, min_agree: int) -> tuple[list, list[str]]:
     """Per input: the value most distinct programs return, or None with `no_outputs`, `weak_agreement` or
-    `tied_agreement`."""
+    `tied_agreement`. A boundary input is labelled second, by the programs that return every label of the other
+    inputs: programs the suite already shows wrong say nothing about the edges (on is_prime(2), four programs
+    that fail elsewhere outvote the two right ones)."""
     program = {s["solution_id"]: program_key(s["code"]) for s in row["solutions"]}
+    probes = _probes(row)
     # An input on which no program returns anything is a bad input (a list for an int), not evidence against the
-    # programs: only crashes on inputs that some program handles disqualify a program from vouching.
-    answered = {int(v["test_index"]) for v in row["verdicts"] if v["status"] in RETURNED}
+    # programs: only crashes on inputs that some program handles disqualify a program from vouching (on a
+    # boundary input, a crash disqualifies the input instead: label_inputs).
+    answered = {int(v["test_index"]) for v in row["verdicts"] if v["status"] in RETURNED} - probes
     crashed = {program[v["solution_id"]] for v in row["verdicts"]
                if v["status"] in CRASHES and int(v["test_index"]) in answered}
     # input -> value key -> (programs returning it, one literal of it)
@@ -137,24 +144,55 @@ def executed_labels(row: dict, min_agree: int) -> tuple[list, list[str]]:
             continue
         holders, _ = groups[int(v["test_index"])].setdefault(key, (set(), v["output"]))
         holders.add(program[v["solution_id"]])
-    labels, reasons = [], []
-    for i in range(len(row["test_inputs"])):
-        contest = sorted(((len(h), text) for h, text in groups[i].values() if h - crashed),
-                         key=lambda c: -c[0])
-        if not contest:
-            labels.append(None), reasons.append("no_outputs")
-        elif len(contest) > 1 and contest[1][0] == contest[0][0]:
-            labels.append(None), reasons.append("tied_agreement")
-        elif contest[0][0] < min_agree:
-            labels.append(None), reasons.append("weak_agreement")
-        else:
-            labels.append(contest[0][1]), reasons.append("")
-    return labels, reasons
+    n = len(row["test_inputs"])
+    out = [(None, "") if i in probes else _winner(groups[i], crashed, None, min_agree) for i in range(n)]
+    plausible = {program[sid] for sid in plausible_solutions(row, [label for label, _ in out])} - crashed
+    out = [_winner(groups[i], set(), plausible, min_agree) if i in probes else out[i] for i in range(n)]
+    return [label for label, _ in out], [reason for _, reason in out]
+
+
+def plausible_solutions(row: dict, labels: list) -> set[str]:
+    """Solutions that return the label of every labelled input that is not a boundary input."""
+    probes, labelled = _probes(row), {i for i, label in enumerate(labels) if label is not None}
+    wrong = {v["solution_id"] for v in row["verdicts"] if int(v["test_index"]) in labelled - probes
+             and not (v["status"] in RETURNED and same_literal(v["output"], labels[int(v["test_index"])]))}
+    return {s["solution_id"] for s in row["solutions"]} - wrong
+
+
+def _winner(values: dict, crashed: set, among: set | None, min_agree: int) -> tuple:
+    """(label, "") or (None, reason) for one input's {value key: (holders, literal)}; holders are counted among
+    `among` when given, and a value held only by crashed programs does not count."""
+    contest = sorted(((len(h if among is None else h & among), text) for h, text in values.values()
+                      if h - crashed and (among is None or h & among)), key=lambda c: -c[0])
+    if not contest:
+        return None, "no_outputs"
+    if len(contest) > 1 and contest[1][0] == contest[0][0]:
+        return None, "tied_agreement"
+    if contest[0][0] < min_agree:
+        return None, "weak_agreement"
+    return contest[0][1], ""
+
+
+def _probes(row: dict) -> set[int]:
+    return {i for i, k in enumerate(row.get("input_kinds") or []) if k == BOUNDARY}
 
 
 def label_inputs(row: dict, mode: str, *, min_votes: int = 2, min_share: float = 0.5,
                  min_agree: int = 2) -> tuple[list, list[str]]:
-    """(label per input or None, reason per input: "" when labelled)."""
+    """(label per input or None, reason per input: "" when labelled). In every mode a boundary input that a
+    plausible solution (one that returns the other inputs' labels) crashes on is no test (`boundary_crash`): it
+    is likely outside the task's domain. A program already shown wrong may crash anywhere."""
+    labels, reasons = _labels(row, mode, min_votes, min_share, min_agree)
+    plausible = plausible_solutions(row, labels)
+    crashed = {int(v["test_index"]) for v in row["verdicts"]
+               if v["status"] in CRASHES and v["solution_id"] in plausible} & _probes(row)
+    for i in crashed:
+        if i < len(labels):
+            labels[i], reasons[i] = None, "boundary_crash"
+    return labels, reasons
+
+
+def _labels(row: dict, mode: str, min_votes: int, min_share: float, min_agree: int) -> tuple[list, list[str]]:
     if mode == "predicted":
         return predicted_labels(row, min_votes, min_share)
     executed, exec_reasons = executed_labels(row, min_agree)

@@ -42,7 +42,8 @@ MODEL = ["[[1, 2, 3, 4]]", "[[]]", "[[-2, -3, 10]]", "[[7]]"]
 
 
 def test_example_inputs_join_after_the_models_outside_its_cap(tmp_path, scripted_server):
-    row = _tests_rows(tmp_path, scripted_server.url, "generate.example_inputs=8", "generate.num_inputs=3")
+    row = _tests_rows(tmp_path, scripted_server.url, "generate.example_inputs=8", "generate.num_inputs=3",
+                      "generate.boundary_inputs=0")
     # the model's first three inputs (its cap), then the statement's inputs it did not already write
     assert row["test_inputs"] == MODEL[:3] + ["[[6, 1, 8]]", "[[5, 5]]"]
     assert row["input_kinds"][3:] == ["example", "example"]
@@ -51,8 +52,16 @@ def test_example_inputs_join_after_the_models_outside_its_cap(tmp_path, scripted
 
 
 def test_example_inputs_off_and_capped(tmp_path, scripted_server):
-    off = _tests_rows(tmp_path / "off", scripted_server.url, "generate.example_inputs=0")
+    off = _tests_rows(tmp_path / "off", scripted_server.url, "generate.example_inputs=0", "generate.boundary_inputs=0")
     assert off["test_inputs"] == MODEL and "example" not in off["input_kinds"]
-    one = _tests_rows(tmp_path / "one", scripted_server.url, "generate.example_inputs=1")
+    one = _tests_rows(tmp_path / "one", scripted_server.url, "generate.example_inputs=1", "generate.boundary_inputs=0")
     # the cap counts the statement's examples before the ones the model already has are set aside
     assert one["test_inputs"] == MODEL + ["[[6, 1, 8]]"]
+
+
+def test_boundary_inputs_come_last_made_from_the_first_input(tmp_path, scripted_server):
+    row = _tests_rows(tmp_path, scripted_server.url, "generate.example_inputs=8", "generate.num_inputs=3",
+                      "generate.boundary_inputs=8")
+    # the first input [1, 2, 3, 4] at its type's edges: [] (the model's second input already) and [1]
+    assert row["test_inputs"] == MODEL[:3] + ["[[6, 1, 8]]", "[[5, 5]]", "[[1]]"]
+    assert row["input_kinds"][5:] == ["boundary"] and len(row["output_samples"]) == 6

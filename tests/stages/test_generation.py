@@ -59,7 +59,8 @@ def test_stages_one_by_one(cfg):
     tests, dropped = _run(cfg, "tests")
     assert len(tests) == len(sols) and not dropped
     for t in tests:
-        assert len(t["test_inputs"]) == 4 and t["input_kinds"][0] == "general"
+        # the scripted model's four inputs, then boundary inputs made from the first (generate.boundary_inputs)
+        assert t["input_kinds"][0] == "general" and t["input_kinds"][4:] == ["boundary"] * (len(t["test_inputs"]) - 4)
         assert all(len(s) == 4 for s in t["output_samples"])        # K samples kept, one of them wrong
         assert all(share == 0.75 for share in t["vote_share"])
         assert "wrong" not in t["expected"]
