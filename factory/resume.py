@@ -52,7 +52,7 @@ KEYS: dict[str, tuple[str, ...]] = {
 # Keys added after run dirs were recorded, with the value that does what the code did before the key existed:
 # at that value a key is left out of the fingerprint, so a run recorded before it resumes instead of recomputing.
 ADDED = {"generate.problem_code": "keep", "generate.example_inputs": 0, "generate.boundary_inputs": 0,
-         "verify.consensus": "suite", "verify.examples": "off",
+         "verify.consensus": "suite", "verify.examples": "off", "verify.types": "off",
          "generate.test_inputs.structured": False, "generate.test_output.structured": False}
 
 ENABLED = {"soft": ("verify.soft", LLM), "repair": ("repair", LLM), "repair_executions": ("repair", SANDBOX)}

@@ -29,6 +29,7 @@ from factory.schema import VERIFICATION
 from factory.stages.base import Dropped, Stage
 from factory.literals import same_literal
 from factory.verify import examples, labels, pairs, rules, select
+from factory.verify.kinds import mismatched_label
 
 HISTOGRAM = ((0.0, "0"), (0.25, "(0,0.25]"), (0.5, "(0.25,0.5]"), (0.75, "(0.5,0.75]"), (0.999999, "(0.75,1)"))
 
@@ -135,6 +136,9 @@ class Verification(Stage):
             # The statement says f(x) == y and the trusted solutions return z: the solutions misread it, or the
             # statement is wrong; a solver row pairing that prompt with that code is wrong either way.
             out.update(trusted=False, reason="contradicts_example", chosen_solution_ids=[], rejected_solution_ids=[])
+        if out["trusted"] and getattr(v, "types", "off") == "check" and mismatched_label(row, found) is not None:
+            # `-> int` and the agreeing programs return '123': they agree on not doing the task.
+            out.update(trusted=False, reason="label_type_mismatch", chosen_solution_ids=[], rejected_solution_ids=[])
         return out, suite
 
     def _ensemble(self, states) -> None:
