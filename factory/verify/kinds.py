@@ -67,7 +67,7 @@ def _kinds(node: ast.AST) -> set[str] | None:
 
 def mismatched_label(row: dict, labels: list) -> str | None:
     """The first label whose kind the return annotation does not allow, or None."""
-    allowed = returned_kinds(row.get("signature") or "", row["entry_point"])
+    allowed = returned_kinds(row.get("signature") or "", row.get("entry_point") or "")
     if allowed is None:
         return None
     for label in labels:
