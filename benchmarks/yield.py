@@ -16,8 +16,8 @@ decontamination: for this measurement only), solved, tested and verified by the 
 sampled solution is run against HumanEval's own tests. Per mode and rule: precision = of trusted problems, the
 share whose chosen solutions all pass the gold tests (also per chosen solution); recall = of the problems where
 some sampled solution passes the gold tests, the share trusted. First per precision lever (LEVERS: example inputs
-from the problem statement, consensus on every input, contradicts_example, boundary inputs, stricter min_agree /
-min_tests), all
+from the problem statement, consensus on every input, contradicts_example, boundary inputs, label types, stricter
+min_agree / min_tests), all
 in `executed` mode on the same solutions, the first column being the code before them; then per mode and rule
 with the defaults. Precision comes with its 95% Wilson interval (a handful of trusted problems is a wide one).
 
@@ -159,19 +159,22 @@ def gold_pass(problems, solutions: dict[str, list[dict]]) -> dict[str, bool]:
 # Precision levers, each a column measured on the same solutions (executed/strict): which tests the column
 # verifies (UPSTREAM: the model's inputs only, the first run's tests; + the statement's example inputs; + boundary
 # inputs too) and the verification keys. The first column is the code before the levers (their ADDED values).
-OFF = ["verify.consensus=suite", "verify.examples=off"]
+OFF = ["verify.consensus=suite", "verify.examples=off", "verify.types=off"]
 UPSTREAM = {"model": ["generate.example_inputs=0", "generate.boundary_inputs=0"],
             "examples": ["generate.example_inputs=8", "generate.boundary_inputs=0"],
             "boundary": ["generate.example_inputs=8", "generate.boundary_inputs=8"]}
+CONSENSUS = ["verify.consensus=all", "verify.examples=off"]
+CONTRADICTS = ["verify.consensus=suite", "verify.examples=check"]
 LEVERS = [
     ("before: model inputs, consensus on the suite", "model", OFF),
-    ("+ consensus on every input", "model", ["verify.consensus=all", "verify.examples=off"]),
-    ("+ contradicts_example", "model", ["verify.consensus=suite", "verify.examples=check"]),
+    ("+ consensus on every input", "model", [*CONSENSUS, "verify.types=off"]),
+    ("+ contradicts_example", "model", [*CONTRADICTS, "verify.types=off"]),
     ("+ example inputs", "examples", OFF),
-    ("+ example inputs + consensus on every input", "examples", ["verify.consensus=all", "verify.examples=off"]),
-    ("+ example inputs + consensus + contradicts_example", "examples", []),
+    ("+ example inputs + consensus on every input", "examples", [*CONSENSUS, "verify.types=off"]),
+    ("+ example inputs + consensus + contradicts_example", "examples", ["verify.types=off"]),
     ("+ example inputs + boundary inputs", "boundary", OFF),
-    ("+ example inputs + consensus + contradicts_example + boundary inputs (defaults)", "boundary", []),
+    ("+ example inputs + consensus + contradicts_example + boundary inputs", "boundary", ["verify.types=off"]),
+    ("+ all of these + label types (defaults)", "boundary", []),
     ("defaults + min_agree=3", "boundary", ["verify.min_agree=3"]),
     ("defaults + min_tests=4", "boundary", ["verify.min_tests=4"]),
 ]
