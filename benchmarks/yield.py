@@ -162,7 +162,8 @@ def gold_pass(problems, solutions: dict[str, list[dict]]) -> dict[str, bool]:
 OFF = ["verify.consensus=suite", "verify.examples=off", "verify.types=off"]
 UPSTREAM = {"model": ["generate.example_inputs=0", "generate.boundary_inputs=0"],
             "examples": ["generate.example_inputs=8", "generate.boundary_inputs=0"],
-            "boundary": ["generate.example_inputs=8", "generate.boundary_inputs=8"]}
+            "boundary": ["generate.example_inputs=8", "generate.boundary_inputs=8"],
+            "boundary4": ["generate.example_inputs=8", "generate.boundary_inputs=4"]}
 CONSENSUS = ["verify.consensus=all", "verify.examples=off"]
 CONTRADICTS = ["verify.consensus=suite", "verify.examples=check"]
 LEVERS = [
@@ -177,6 +178,7 @@ LEVERS = [
     ("+ all of these + label types (defaults)", "boundary", []),
     ("defaults + min_agree=3", "boundary", ["verify.min_agree=3"]),
     ("defaults + min_tests=4", "boundary", ["verify.min_tests=4"]),
+    ("defaults with boundary_inputs=4", "boundary4", []),
 ]
 
 
@@ -251,7 +253,7 @@ def precision_part(args, work: Path) -> dict:
     first = work / "he-predicted-strict"   # the model's inputs only: the first lever column's tests
     factory(["generate", *base, "verify.outputs=predicted", *UPSTREAM["model"], f"run_dir={first}"])
     upstream = {"model": first}
-    for name in ("examples", "boundary"):   # the same solutions, tests re-made with more inputs
+    for name in [n for n in UPSTREAM if n != "model"]:   # the same solutions, tests re-made with more inputs
         upstream[name] = work / f"he-{name}"
         if args.examples_shortcut:
             add_inputs_without_llm(first, upstream[name], [*base, *UPSTREAM[name]])
