@@ -16,8 +16,9 @@ repeated is not a second opinion; a value held only by programs that crash on so
 (a crash on an input another program handles shows it does not do what the problem asks); the chosen solutions
 must be a consensus on every input, labelled or not (`consensus_set`, `verify.consensus=all`); and the
 constant-function check of selection still applies to the labels. Boundary inputs (factory/verify/boundary.py)
-are probes that may lie outside the task's domain (0 for a positive int), where a right program may raise: one
-that any program crashes on gets no label (`boundary_crash`), and a crash there bars no program from vouching.
+are probes that may lie outside the task's domain (0 for a positive int), where a right program may raise: they
+are labelled by the programs that return every other label, one that such a program crashes on gets no label
+(`boundary_crash`), and a crash there bars no program from vouching.
 """
 
 from __future__ import annotations
