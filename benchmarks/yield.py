@@ -213,33 +213,44 @@ def add_inputs_without_llm(first: Path, out: Path, overrides: list[str]) -> None
     exactly as `Tests.process` adds them, with no sampled outputs for them. `executed`-mode trust never reads
     sampled outputs, so the executed columns are what the tests stage gives; predicted/agreed cannot label those
     inputs, and verifier rows lack their samples."""
-    from factory.config import load_config
-    from factory.executors.shards import mark_stage_done, write_fingerprint, write_shard
-    from factory.pipeline import expected_records
     from factory.stages.tests import Tests
     from factory.verify import boundary
 
-    copy_upstream(first, out)
-    shutil.rmtree(out / "executions", ignore_errors=True)
-    shutil.rmtree(out / "_meta" / "executions", ignore_errors=True)
-    cfg = load_config([*overrides, f"run_dir={out}"])
-    stage = Tests(llm=None, model=None, sampling=None, example_inputs=int(cfg.generate.example_inputs))
-    table = rows(out / "tests")
-    for r in table:
+    def add(r: dict, cfg) -> None:
+        stage = Tests(llm=None, model=None, sampling=None, example_inputs=int(cfg.generate.example_inputs))
         added = [e for e in stage._examples(r) if e[0] not in set(r["test_inputs"])]
         inputs = r["test_inputs"] + [i for i, _ in added]
         added += [(b, boundary.KIND) for b in boundary.boundary_inputs(inputs, int(cfg.generate.boundary_inputs))]
         for inp, kind in added:
             r["test_inputs"].append(inp), r["input_kinds"].append(kind), r["output_samples"].append([])
             r["output_reasoning"].append([]), r["expected"].append(None), r["vote_share"].append(0.0)
+
+    rewrite_tests(first, out, overrides, add)
+    (out / "_shortcut.txt").write_text(add_inputs_without_llm.__doc__)
+
+
+def rewrite_tests(first: Path, out: Path, overrides: list[str], edit) -> None:
+    """Copy `first` up to its tests stage into `out`, apply `edit(row, cfg)` to every tests row, and record the
+    tests stage as made under `overrides`, so `factory generate ... overrides` resumes from executions."""
+    from factory.config import load_config
+    from factory.executors.shards import mark_stage_done, write_fingerprint, write_shard
+    from factory.pipeline import expected_records
+    from factory.stages.tests import Tests
+
+    copy_upstream(first, out)
+    shutil.rmtree(out / "executions", ignore_errors=True)
+    shutil.rmtree(out / "_meta" / "executions", ignore_errors=True)
+    cfg = load_config([*overrides, f"run_dir={out}"])
+    table = rows(out / "tests")
+    for r in table:
+        edit(r, cfg)
     for f in (out / "tests").glob("shard-*.parquet"):
         f.unlink()
     shutil.rmtree(out / "_meta" / "tests", ignore_errors=True)
     record = expected_records(cfg, ["solutions", "tests"])["tests"]
     write_fingerprint(out / "tests", record)
-    write_shard(stage, out / "tests", "shard-00000", table, [], len(table), 0.0)
+    write_shard(Tests(llm=None, model=None, sampling=None), out / "tests", "shard-00000", table, [], len(table), 0.0)
     mark_stage_done(out / "tests", ["shard-00000"], record)
-    (out / "_shortcut.txt").write_text(add_inputs_without_llm.__doc__)
 
 
 def precision_part(args, work: Path) -> dict:
