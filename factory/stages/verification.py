@@ -132,7 +132,8 @@ class Verification(Stage):
                 out.update(trusted=False, reason="no_consensus", chosen_solution_ids=[], rejected_solution_ids=[])
             else:
                 out["chosen_solution_ids"] = agreed
-        if out["trusted"] and getattr(v, "examples", "off") == "check" and contradicts_example(row, found):
+        if out["trusted"] and getattr(v, "examples", "off") == "check" and \
+                contradicts_example(row, found, out["chosen_solution_ids"]):
             # The statement says f(x) == y and the trusted solutions return z: the solutions misread it, or the
             # statement is wrong; a solver row pairing that prompt with that code is wrong either way.
             out.update(trusted=False, reason="contradicts_example", chosen_solution_ids=[], rejected_solution_ids=[])
@@ -200,13 +201,24 @@ class Verification(Stage):
         return verification_metrics(rows_out)
 
 
-def contradicts_example(row: dict, found: list) -> bool:
-    """A labelled input for which the problem statement gives a different output (factory/verify/examples.py)."""
+def contradicts_example(row: dict, found: list, chosen: list[str] = ()) -> bool:
+    """An input for which the problem statement gives an output (factory/verify/examples.py) and its label, or a
+    value a chosen solution returned there, differs. The chosen solutions count too because an input may stay
+    unlabelled (a split vote, no samples): identity functions trusted on two voted tests while returning
+    'Example 1' where the statement says fix_spaces("Example 1") == "Example_1" (HumanEval/140)."""
     if not row.get("problem") or not row.get("entry_point"):
         return False
     stated = examples.stated_outputs(row["problem"], row["entry_point"], list(row.get("params") or []))
-    return any(label is not None and inp in stated and not same_literal(label, stated[inp])
-               for inp, label in zip(row["test_inputs"], found))
+    if any(label is not None and inp in stated and not same_literal(label, stated[inp])
+           for inp, label in zip(row["test_inputs"], found)):
+        return True
+    ids = set(chosen)
+    for v in row["verdicts"]:
+        inp = row["test_inputs"][int(v["test_index"])]
+        if v["solution_id"] in ids and v["status"] in labels.RETURNED and v["output"] is not None and \
+                inp in stated and not same_literal(v["output"], stated[inp]):
+            return True
+    return False
 
 
 def _bucket(score: float) -> str:

@@ -97,6 +97,12 @@ def test_a_suite_that_contradicts_the_statements_own_example_is_not_trusted(tmp_
     assert out["consistent"]["trusted"]
     off = run_verification(tmp_path / "off", rows, "verify.coverage=false", "verify.examples=off")
     assert off["contradicted"]["trusted"] and off["contradicted"]["labels"] == out["contradicted"]["labels"]
+    # The stated input left unlabelled (a tied vote): the chosen solutions' own value there still contradicts it.
+    tied = rows[0]
+    tied["output_samples"][0] = [tied["expected"][0]] * 2 + [he.wrong_value(tied["expected"][0])] * 2
+    unlabelled = run_verification(tmp_path / "tied", [tied], "verify.coverage=false", "verify.outputs=predicted")
+    assert unlabelled["contradicted"]["labels"][0] is None
+    assert not unlabelled["contradicted"]["trusted"] and unlabelled["contradicted"]["reason"] == "contradicts_example"
 
 
 def test_agreed_keeps_inputs_where_both_roles_agree(runs):
