@@ -261,7 +261,10 @@ def precision_part(args, work: Path) -> dict:
         he_dir = work / "he-problems"
         problems = humaneval_problems(args.humaneval, he_dir, args.he_first)
     base = ["executor=local", "wandb.enabled=false", f"problems_from={he_dir}", *SMALL[1:], *args.override]
-    first = work / "he-predicted-strict"   # the model's inputs only: the first lever column's tests
+    # The model's inputs only: the first lever column's tests. Not named like a mode column (he-predicted-strict
+    # once was): the mode loop below would overwrite it with another column's tests and the next --keep run
+    # would find its tests made under other keys and re-sample them.
+    first = work / "he-model-inputs"
     factory(["generate", *base, "verify.outputs=predicted", *UPSTREAM["model"], f"run_dir={first}"])
     upstream = {"model": first}
     for name in [n for n in UPSTREAM if n != "model"]:   # the same solutions, tests re-made with more inputs
