@@ -26,6 +26,7 @@ from factory.prompts import chat
 from factory.prompts.fields import test_input_fields
 from factory.literals import same_literal
 from factory.stages.parse import answer_text, call_text, inputs_text
+from factory.verify import boundary
 from factory.verify.repair import first_passing
 
 
@@ -109,6 +110,8 @@ def sft_rows(row: dict, num_inputs: int = 6) -> list[dict]:
         inputs = [row["test_inputs"][i] for i in row["test_indices"]]
         kinds = [(row.get("input_kinds") or [])[i] if i < len(row.get("input_kinds") or []) else "general"
                  for i in row["test_indices"]]
+        # A boundary input (0, '', []) is what the prompt calls a corner case: the target speaks its words.
+        kinds = ["corner" if k == boundary.KIND else k for k in kinds]
         out.append({"role": "verifier", "step": "test_inputs", "source": src, "problem_id": pid,
                     "prompt": chat("test_inputs", **test_input_fields(row, num_inputs)),
                     "completion": assistant(inputs_text(row["entry_point"], inputs, kinds))})

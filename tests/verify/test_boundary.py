@@ -90,3 +90,15 @@ def test_boundary_inputs_are_labelled_by_the_programs_the_suite_leaves_standing(
         {"solution_id": "e", "test_index": 0, "status": "returned", "output": "4"},
         {"solution_id": "e", "test_index": 1, "status": "runtime_error", "output": None}]
     assert label_inputs(row, "executed") == (["1", "7"], ["", ""])
+
+
+def test_the_verifiers_inputs_target_calls_a_boundary_input_a_corner_case():
+    from factory.verify.pairs import sft_rows
+
+    row = {"trusted": True, "problem_id": "p", "problem": "Add one.", "signature": "def f(x):", "entry_point": "f",
+           "params": ["x"], "origin": "test", "solutions": [], "chosen_solution_ids": [], "rejected_solution_ids": [],
+           "test_inputs": ["[5]", "[0]"], "input_kinds": ["general", "boundary"], "test_indices": [0, 1],
+           "labels": ["6", "1"], "output_samples": [[], []], "output_reasoning": [[], []]}
+    (inputs,) = [r for r in sft_rows(row) if r["step"] == "test_inputs"]
+    target = inputs["completion"][-1]["content"] if isinstance(inputs["completion"], list) else inputs["completion"]
+    assert "f(5)  # general" in target and "f(0)  # corner" in target and "boundary" not in target
