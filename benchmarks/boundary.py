@@ -31,7 +31,7 @@ def strip_boundary(row: dict, cfg) -> None:
 
 # deploy/local.sh's own overrides (the quickstart): the copy must be verified under the run's config.
 QUICKSTART = ["num_problems=32", "verify.outputs=executed", "generate.styles=[mbpp]", "generate.num_solutions=8",
-              "generate.input_samples=8", "generate.solution.temperature=0.6"]
+              "generate.input_samples=8", "generate.solution.temperature=0.6", "generate.boundary_outputs=false"]
 
 
 def describe(run: Path) -> dict:

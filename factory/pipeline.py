@@ -55,7 +55,8 @@ def build_stage(cfg, name: str, run_dir: Path):
         return Tests(sampling=g.test_inputs, output_sampling=g.test_output, num_inputs=g.num_inputs,
                      num_outputs=g.num_outputs,
                      input_samples=g.input_samples, example_inputs=g.get("example_inputs", 0),
-                     boundary_inputs=g.get("boundary_inputs", 0), **llm)
+                     boundary_inputs=g.get("boundary_inputs", 0), boundary_outputs=g.get("boundary_outputs", True),
+                     **llm)
     if name == "executions":
         from factory.stages.executions import Executions
         return Executions(sandbox=cfg.sandbox)

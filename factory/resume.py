@@ -37,7 +37,8 @@ KEYS: dict[str, tuple[str, ...]] = {
     # The quorum (verify.min_votes, min_share) and the labelling mode (verify.outputs) apply in verification:
     # the tests stage keeps every sample and executions run every input, so changing them costs no LLM call.
     "tests": LLM + ("generate.test_inputs", "generate.test_output", "generate.num_inputs", "generate.num_outputs",
-                    "generate.input_samples", "generate.example_inputs", "generate.boundary_inputs"),
+                    "generate.input_samples", "generate.example_inputs", "generate.boundary_inputs",
+                    "generate.boundary_outputs"),
     "executions": SANDBOX,
     "verification": SANDBOX + ("verify",),      # but not verify.soft: the soft stage's (EXCLUDE)
     # soft and repair depend on their keys (and the model) only when enabled: when off they pass rows on.
@@ -52,6 +53,7 @@ KEYS: dict[str, tuple[str, ...]] = {
 # Keys added after run dirs were recorded, with the value that does what the code did before the key existed:
 # at that value a key is left out of the fingerprint, so a run recorded before it resumes instead of recomputing.
 ADDED = {"generate.problem_code": "keep", "generate.example_inputs": 0, "generate.boundary_inputs": 0,
+         "generate.boundary_outputs": True,
          "verify.consensus": "suite", "verify.examples": "off", "verify.types": "off",
          "generate.test_inputs.structured": False, "generate.test_output.structured": False}
 

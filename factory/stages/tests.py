@@ -11,7 +11,8 @@ or the execution consensus.
 
 Boundary inputs (`generate.boundary_inputs`, kind `boundary`: 0-3, '', [] put into the first input, one argument
 at a time; factory/verify/boundary.py) come last: edges that neither the model nor the statement proposed, where
-programs that agree elsewhere part.
+programs that agree elsewhere part. With `generate.boundary_outputs=false` no outputs are sampled for them:
+execution labels them (`verify.outputs=executed`), at no LLM cost, and the verifier gets no rows on them.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ class Tests(LLMStage):
     input_samples: int = 1   # replies sampled for the inputs call; their inputs are pooled (generate.input_samples)
     example_inputs: int = 0  # inputs taken from example calls in the problem text, at most (generate.example_inputs)
     boundary_inputs: int = 0  # boundary inputs added, at most (generate.boundary_inputs)
+    boundary_outputs: bool = True  # sample the verifier's outputs for them too (generate.boundary_outputs)
 
     def _examples(self, row: dict) -> list[tuple[str, str]]:
         """Inputs of the entry point's calls written in the problem statement, in order, without duplicates."""
@@ -82,13 +84,17 @@ class Tests(LLMStage):
             else:
                 yield Dropped(row["problem_id"], "no_valid_inputs", samples[0] if samples else "")
         # One batched call for every (problem, input) pair of the batch: engines batch far better than a loop.
+        # Keys keep each input's index, so skipping boundary inputs changes no other input's seed.
+        asked = [(row, j, inp) for row, inputs in todo for j, (inp, kind) in enumerate(inputs)
+                 if self.boundary_outputs or kind != boundary.KIND]
         out_prompts = [chat("test_output", problem=row["problem"], signature=row["signature"],
-                            call=call_text(row["entry_point"], inp)) for row, inputs in todo for inp, _ in inputs]
-        keys = [f"{row['problem_id']}/out{j}" for row, inputs in todo for j in range(len(inputs))]
-        samples = iter(self.ask(out_prompts, n=self.num_outputs, key=keys, sampling=self.output_sampling,
-                                formats=[structured.test_output()] * len(out_prompts)))
+                            call=call_text(row["entry_point"], inp)) for row, _, inp in asked]
+        keys = [f"{row['problem_id']}/out{j}" for row, j, _ in asked]
+        replies = self.ask(out_prompts, n=self.num_outputs, key=keys, sampling=self.output_sampling,
+                           formats=[structured.test_output()] * len(out_prompts))
+        sampled = dict(zip(keys, replies))
         for row, inputs in todo:
-            outs = [next(samples) for _ in inputs]
+            outs = [sampled.get(f"{row['problem_id']}/out{j}", []) for j in range(len(inputs))]
             answers = [[answer_text(r, row["entry_point"]) for r in replies] for replies in outs]
             votes = [majority(a) for a in answers]
             yield {**row,

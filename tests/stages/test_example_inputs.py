@@ -65,3 +65,12 @@ def test_boundary_inputs_come_last_made_from_the_first_input(tmp_path, scripted_
     # the first input [1, 2, 3, 4] at its type's edges: [] (the model's second input already) and [1]
     assert row["test_inputs"] == MODEL[:3] + ["[[6, 1, 8]]", "[[5, 5]]", "[[1]]"]
     assert row["input_kinds"][5:] == ["boundary"] and len(row["output_samples"]) == 6
+
+
+def test_boundary_outputs_off_samples_nothing_for_them_and_changes_no_other_sample(tmp_path, scripted_server):
+    keys = ["generate.example_inputs=8", "generate.num_inputs=3", "generate.boundary_inputs=8"]
+    on = _tests_rows(tmp_path / "on", scripted_server.url, *keys)
+    off = _tests_rows(tmp_path / "off", scripted_server.url, *keys, "generate.boundary_outputs=false")
+    assert off["test_inputs"] == on["test_inputs"] and off["input_kinds"][-1] == "boundary"
+    assert off["output_samples"][-1] == [] and off["expected"][-1] is None and on["output_samples"][-1]
+    assert off["output_samples"][:-1] == on["output_samples"][:-1]
