@@ -29,6 +29,7 @@ from factory.schema import VERIFICATION
 from factory.stages.base import Dropped, Stage
 from factory.literals import same_literal
 from factory.verify import examples, labels, pairs, rules, select
+from factory.verify.boundary import KIND as BOUNDARY
 from factory.verify.kinds import mismatched_label
 
 HISTOGRAM = ((0.0, "0"), (0.25, "(0,0.25]"), (0.5, "(0.25,0.5]"), (0.75, "(0.5,0.75]"), (0.999999, "(0.75,1)"))
@@ -119,8 +120,11 @@ class Verification(Stage):
                "trusted": d.trusted, "rule": d.rule, "reason": d.reason, "tests": [], "test_indices": [],
                "scores": scores, "chosen_solution_ids": d.chosen, "rejected_solution_ids": d.rejected,
                "coverage": None}
-        if d.trusted and len(suite) < int(v.min_tests):
-            # Two or three agreeing tests are too thin to trust a solution on (and to train a verifier on).
+        kinds = row.get("input_kinds") or []
+        if d.trusted and sum((kinds[i] if i < len(kinds) else "") != BOUNDARY for i in suite) < int(v.min_tests):
+            # Two or three agreeing tests are too thin to trust a solution on (and to train a verifier on). Boundary
+            # inputs do not count: they split programs, but `[]` -> [] and `[1]` -> [1] would make a suite of one
+            # real test thick enough to trust a list copy.
             out.update(trusted=False, reason="too_few_tests", chosen_solution_ids=[], rejected_solution_ids=[])
         elif d.trusted and v.outputs != "predicted":
             # Labels from execution: each input may be labelled by a different pair of programs, so one program

@@ -102,3 +102,20 @@ def test_the_verifiers_inputs_target_calls_a_boundary_input_a_corner_case():
     (inputs,) = [r for r in sft_rows(row) if r["step"] == "test_inputs"]
     target = inputs["completion"][-1]["content"] if isinstance(inputs["completion"], list) else inputs["completion"]
     assert "f(5)  # general" in target and "f(0)  # corner" in target and "boundary" not in target
+
+
+def test_boundary_inputs_do_not_make_a_thin_suite_thick_enough(tmp_path):
+    """A list copy labelled on one proposed input and two boundary ones (SmolLM2's map_message_objects): three
+    labelled tests, but one real one, so too_few_tests under min_tests=2."""
+    from tests.verify import humaneval as he
+
+    copy = "def f(xs):\n    return list(xs)\n"
+    row = {**he.tests_row(*["HumanEval/0", [None]], pid="copy"), "entry_point": "f", "params": ["xs"],
+           "problem": "Return the list.", "signature": "def f(xs):\n    ...",
+           "test_inputs": ["[[1, 2, 3]]", "[[]]", "[[1]]"], "input_kinds": ["general", "boundary", "boundary"],
+           "output_samples": [[]] * 3, "output_reasoning": [[]] * 3, "expected": [None] * 3, "vote_share": [0.0] * 3}
+    row["solutions"] = [{"solution_id": f"copy/s{j}", "code": code, "reply": ""}
+                        for j, code in enumerate((copy, "def f(xs):\n    return [x for x in xs]\n"))]
+    out = run_verification(tmp_path, [row], "verify.outputs=executed", "verify.coverage=false")["copy"]
+    assert out["labels"] == ["[1, 2, 3]", "[]", "[1]"]
+    assert not out["trusted"] and out["reason"] == "too_few_tests"
