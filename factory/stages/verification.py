@@ -28,8 +28,7 @@ from factory.sandbox import ray_resources
 from factory.schema import VERIFICATION
 from factory.stages.base import Dropped, Stage
 from factory.literals import same_literal
-from factory.verify import examples, labels, pairs, rules, select
-from factory.verify.boundary import KIND as BOUNDARY
+from factory.verify import boundary, examples, labels, pairs, rules, select
 from factory.verify.kinds import mismatched_label
 
 HISTOGRAM = ((0.0, "0"), (0.25, "(0,0.25]"), (0.5, "(0.25,0.5]"), (0.75, "(0.5,0.75]"), (0.999999, "(0.75,1)"))
@@ -120,8 +119,7 @@ class Verification(Stage):
                "trusted": d.trusted, "rule": d.rule, "reason": d.reason, "tests": [], "test_indices": [],
                "scores": scores, "chosen_solution_ids": d.chosen, "rejected_solution_ids": d.rejected,
                "coverage": None}
-        kinds = row.get("input_kinds") or []
-        if d.trusted and sum((kinds[i] if i < len(kinds) else "") != BOUNDARY for i in suite) < int(v.min_tests):
+        if d.trusted and len(set(suite) - boundary.indices(row)) < int(v.min_tests):
             # Two or three agreeing tests are too thin to trust a solution on (and to train a verifier on). Boundary
             # inputs do not count: they split programs, but `[]` -> [] and `[1]` -> [1] would make a suite of one
             # real test thick enough to trust a list copy.
@@ -218,9 +216,10 @@ def contradicts_example(row: dict, found: list, chosen: list[str] = ()) -> bool:
         return True
     ids = set(chosen)
     for v in row["verdicts"]:
+        if v["solution_id"] not in ids or v["status"] not in labels.RETURNED or v["output"] is None:
+            continue
         inp = row["test_inputs"][int(v["test_index"])]
-        if v["solution_id"] in ids and v["status"] in labels.RETURNED and v["output"] is not None and \
-                inp in stated and not same_literal(v["output"], stated[inp]):
+        if inp in stated and not same_literal(v["output"], stated[inp]):
             return True
     return False
 

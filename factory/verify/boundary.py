@@ -5,7 +5,8 @@ Why: programs that agree on every input the model and the statement propose can 
 proposed (HumanEval 31: three programs agree on is_prime of 1, 4, 6, 11, 61, 101 and 13441; one of them returns
 False for 2 and 3). A weak model seldom proposes edges, and a type's smallest values are where off-by-one and
 empty-case readings show. Under execution consensus a boundary input can only split programs (the consensus set
-then excludes the minority, or the problem is untrusted on a tie); its label is what most programs return.
+then excludes the minority, or the problem is untrusted on a tie); its label is what most of the programs that
+return every other label return.
 
 They are probes, not the task's own examples: outside the task's domain (0 for a positive int) a right program
 may crash, so a crash on a boundary input does not bar a program from vouching for labels
@@ -19,6 +20,11 @@ import ast
 from factory.verify.vote import canonical_literal
 
 KIND = "boundary"
+
+
+def indices(row: dict) -> set[int]:
+    """Which of a tests row's inputs are boundary inputs."""
+    return {i for i, k in enumerate(row.get("input_kinds") or []) if k == KIND}
 
 
 def _values(value) -> list:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import ast
 
-from factory.literals import parse_literal
+from factory.literals import answer_key, parse_literal
 
 _NAMES = {"int": {"number"}, "float": {"number"}, "str": {"str"}, "bool": {"bool"}, "bytes": {"bytes"},
           "list": {"list"}, "List": {"list"}, "Sequence": {"list", "tuple"}, "Iterable": None,
@@ -22,18 +22,10 @@ _NAMES = {"int": {"number"}, "float": {"number"}, "str": {"str"}, "bool": {"bool
 
 
 def kind(value) -> str:
-    """The kind of a parsed literal, in the words of `_NAMES`."""
-    if value is None:
-        return "none"
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, (int, float)):
-        return "number"
-    for t, name in ((str, "str"), (bytes, "bytes"), (list, "list"), (tuple, "tuple"), (dict, "dict"),
-                    ((set, frozenset), "set")):
-        if isinstance(value, t):
-            return name
-    return type(value).__name__
+    """The kind of a parsed literal, in the words of `_NAMES`: literals.py's own notion of a value's type (so bool
+    is not a number and a set is a frozenset), under the names used here."""
+    tag = answer_key(value)[0]
+    return {"num": "number", "NoneType": "none"}.get(tag, tag)
 
 
 def returned_kinds(signature: str, entry_point: str) -> set[str] | None:
@@ -74,9 +66,9 @@ def mismatched_label(row: dict, labels: list) -> str | None:
         if label is None:
             continue
         try:
-            value = parse_literal(label)
-        except ValueError:
+            value = kind(parse_literal(label))
+        except (ValueError, TypeError):
             continue
-        if kind(value) not in allowed:
+        if value not in allowed:
             return label
     return None

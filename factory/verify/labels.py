@@ -27,7 +27,7 @@ import ast
 from collections import defaultdict
 
 from factory.literals import literal_key, same_literal
-from factory.verify.boundary import KIND as BOUNDARY
+from factory.verify import boundary
 from factory.verify.vote import majority
 
 MODES = ("predicted", "executed", "agreed")
@@ -127,7 +127,7 @@ def executed_labels(row: dict, min_agree: int) -> tuple[list, list[str]]:
     inputs: programs the suite already shows wrong say nothing about the edges (on is_prime(2), four programs
     that fail elsewhere outvote the two right ones)."""
     program = {s["solution_id"]: program_key(s["code"]) for s in row["solutions"]}
-    probes = _probes(row)
+    probes = boundary.indices(row)
     # An input on which no program returns anything is a bad input (a list for an int), not evidence against the
     # programs: only crashes on inputs that some program handles disqualify a program from vouching (on a
     # boundary input, a crash disqualifies the input instead: label_inputs).
@@ -154,7 +154,7 @@ def executed_labels(row: dict, min_agree: int) -> tuple[list, list[str]]:
 
 def plausible_solutions(row: dict, labels: list) -> set[str]:
     """Solutions that return the label of every labelled input that is not a boundary input."""
-    probes, labelled = _probes(row), {i for i, label in enumerate(labels) if label is not None}
+    probes, labelled = boundary.indices(row), {i for i, label in enumerate(labels) if label is not None}
     wrong = {v["solution_id"] for v in row["verdicts"] if int(v["test_index"]) in labelled - probes
              and not (v["status"] in RETURNED and same_literal(v["output"], labels[int(v["test_index"])]))}
     return {s["solution_id"] for s in row["solutions"]} - wrong
@@ -174,10 +174,6 @@ def _winner(values: dict, crashed: set, among: set | None, min_agree: int) -> tu
     return contest[0][1], ""
 
 
-def _probes(row: dict) -> set[int]:
-    return {i for i, k in enumerate(row.get("input_kinds") or []) if k == BOUNDARY}
-
-
 def label_inputs(row: dict, mode: str, *, min_votes: int = 2, min_share: float = 0.5,
                  min_agree: int = 2) -> tuple[list, list[str]]:
     """(label per input or None, reason per input: "" when labelled). In every mode a boundary input that a
@@ -186,7 +182,7 @@ def label_inputs(row: dict, mode: str, *, min_votes: int = 2, min_share: float =
     labels, reasons = _labels(row, mode, min_votes, min_share, min_agree)
     plausible = plausible_solutions(row, labels)
     crashed = {int(v["test_index"]) for v in row["verdicts"]
-               if v["status"] in CRASHES and v["solution_id"] in plausible} & _probes(row)
+               if v["status"] in CRASHES and v["solution_id"] in plausible} & boundary.indices(row)
     for i in crashed:
         if i < len(labels):
             labels[i], reasons[i] = None, "boundary_crash"
