@@ -78,7 +78,8 @@ class Tests(LLMStage):
             inputs = inputs[: self.num_inputs]
             seen = {i for i, _ in inputs}
             inputs += [e for e in self._examples(row) if e[0] not in seen]
-            inputs += [(b, boundary.KIND) for b in boundary.boundary_inputs([i for i, _ in inputs], self.boundary_inputs)]
+            probes = boundary.boundary_inputs([i for i, _ in inputs], self.boundary_inputs)
+            inputs += [(b, boundary.KIND) for b in probes]
             if inputs:
                 todo.append((row, inputs))
             else:
